@@ -19,7 +19,7 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
     fail(err == ENOENT ? ErrorKind::kNotFound : ErrorKind::kBadFile, "cannot open {}: {}", path,
          std::strerror(err));
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
     fail(ErrorKind::kBadFile, "{} is not a regular file", path);

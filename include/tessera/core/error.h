@@ -10,12 +10,12 @@
 namespace tessera {
 
 enum class ErrorKind {
-  kInvalidArgument,   // bad flag, bad request field
-  kNotFound,          // missing file, unknown model / route
-  kBadFile,           // malformed model / tokenizer / template file
-  kUnsupported,       // valid input we do not handle (yet)
-  kResourceExhausted, // out of memory, KV cache full, queue full
-  kInternal,          // a bug: an invariant did not hold
+  kInvalidArgument,    // bad flag, bad request field
+  kNotFound,           // missing file, unknown model / route
+  kBadFile,            // malformed model / tokenizer / template file
+  kUnsupported,        // valid input we do not handle (yet)
+  kResourceExhausted,  // out of memory, KV cache full, queue full
+  kInternal,           // a bug: an invariant did not hold
 };
 
 class Error : public std::runtime_error {
@@ -34,11 +34,11 @@ template <typename... Args>
 }
 
 // Checks an internal invariant; a failure is a bug, reported as kInternal.
-#define TESSERA_CHECK(cond)                                                                      \
-  do {                                                                                           \
-    if (!(cond))                                                                                 \
+#define TESSERA_CHECK(cond)                                                                        \
+  do {                                                                                             \
+    if (!(cond))                                                                                   \
       ::tessera::fail(::tessera::ErrorKind::kInternal, "internal check failed: {} ({}:{})", #cond, \
-                      __FILE__, __LINE__);                                                       \
+                      __FILE__, __LINE__);                                                         \
   } while (0)
 
 }  // namespace tessera

@@ -37,10 +37,10 @@ class Tensor {
   int64_t dim(int i) const { return shape_[i < 0 ? ndim_ + i : i]; }
   std::vector<int64_t> shape() const { return {shape_.begin(), shape_.begin() + ndim_}; }
   int64_t numel() const;
-  int64_t rows() const;          // product of all dims but the innermost
+  int64_t rows() const;  // product of all dims but the innermost
   int64_t cols() const { return ndim_ ? shape_[ndim_ - 1] : 1; }
   size_t row_stride() const { return row_stride_; }  // bytes between rows
-  size_t nbytes() const;         // bytes spanned by the view
+  size_t nbytes() const;                             // bytes spanned by the view
   bool defined() const { return data_ != nullptr || numel() == 0; }
   const std::shared_ptr<void>& owner() const { return owner_; }
 

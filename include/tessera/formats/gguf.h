@@ -17,8 +17,19 @@
 namespace tessera::gguf {
 
 enum class ValueType : uint32_t {
-  kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7,
-  kString = 8, kArray = 9, kU64 = 10, kI64 = 11, kF64 = 12,
+  kU8 = 0,
+  kI8 = 1,
+  kU16 = 2,
+  kI16 = 3,
+  kU32 = 4,
+  kI32 = 5,
+  kF32 = 6,
+  kBool = 7,
+  kString = 8,
+  kArray = 9,
+  kU64 = 10,
+  kI64 = 11,
+  kF64 = 12,
 };
 
 struct Value;
@@ -29,8 +40,8 @@ struct Value {
   ValueType elem_type = ValueType::kU8;  // for arrays
   std::variant<uint64_t, int64_t, double, bool, std::string, Array> v;
 
-  std::optional<int64_t> as_int() const;     // any integer type (u64 > INT64_MAX: nullopt)
-  std::optional<double> as_float() const;    // any numeric type
+  std::optional<int64_t> as_int() const;   // any integer type (u64 > INT64_MAX: nullopt)
+  std::optional<double> as_float() const;  // any numeric type
   std::optional<bool> as_bool() const;
   const std::string* as_string() const;
   const Array* as_array() const;
