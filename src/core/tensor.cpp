@@ -57,6 +57,15 @@ Tensor Tensor::slice_rows(int64_t begin, int64_t end) const {
   return view;
 }
 
+Tensor Tensor::slice_cols(int64_t begin, int64_t end) const {
+  TESSERA_CHECK(ndim_ == 2 && !is_quantized(dtype_) && 0 <= begin && begin <= end &&
+                end <= shape_[1]);
+  Tensor view = *this;
+  view.data_ = static_cast<char*>(data_) + begin * dtype_info(dtype_).block_bytes;
+  view.shape_[1] = end - begin;
+  return view;
+}
+
 Tensor Tensor::reshape(std::vector<int64_t> shape) const {
   Tensor view(data_, dtype_, std::move(shape), device_, owner_);
   TESSERA_CHECK(view.numel() == numel());

@@ -70,3 +70,17 @@ TEST(Tensor, SliceAndReshape) {
 }
 
 }  // namespace tessera
+
+namespace tessera {
+
+TEST(Tensor, SliceColsKeepsRowStride) {
+  Tensor t = Tensor::empty(DType::kF32, {3, 10});
+  for (int i = 0; i < 30; ++i) t.data_as<float>()[i] = static_cast<float>(i);
+  Tensor c = t.slice_cols(4, 7);
+  EXPECT_EQ(c.cols(), 3);
+  EXPECT_FALSE(c.contiguous());
+  EXPECT_EQ(static_cast<float*>(c.row_ptr(2))[0], 24.0f);
+  EXPECT_EQ(c.row_stride(), 40u);
+}
+
+}  // namespace tessera

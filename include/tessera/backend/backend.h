@@ -62,6 +62,8 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual Device device() const = 0;
+  // Element type of activations between ops (F32 on the CPU, BF16 on CUDA).
+  virtual DType activation_dtype() const = 0;
 
   // Memory on the device.
   virtual Tensor alloc(DType dtype, std::vector<int64_t> shape) = 0;

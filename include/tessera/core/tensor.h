@@ -46,6 +46,10 @@ class Tensor {
 
   // Rows [begin, end) of a 2D tensor (a view; shares storage).
   Tensor slice_rows(int64_t begin, int64_t end) const;
+  // Columns [begin, end) of a 2D unquantized tensor: a view whose rows keep
+  // the parent's stride (e.g. q, k, v out of one fused projection).
+  Tensor slice_cols(int64_t begin, int64_t end) const;
+  bool contiguous() const { return row_stride_ == row_bytes(dtype_, cols()); }
   void* row_ptr(int64_t r) const { return static_cast<char*>(data_) + r * row_stride_; }
   // Same bytes, another shape with the same innermost-row layout.
   Tensor reshape(std::vector<int64_t> shape) const;

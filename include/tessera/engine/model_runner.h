@@ -1,0 +1,55 @@
+// Turns a step's scheduled work into one flat ("nopad") batch, runs the model
+// on it, and hands back the logits rows that need sampling. Owns the paged KV
+// cache memory; which blocks a sequence uses is the KV-cache manager's call.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "tessera/backend/backend.h"
+#include "tessera/model/model.h"
+
+namespace tessera {
+
+// One sequence's share of a step.
+struct ScheduledSeq {
+  std::span<const int32_t> tokens;        // every known token (prompt + generated)
+  int num_computed = 0;                   // tokens whose K/V are already cached
+  int num_new = 0;                        // tokens computed this step
+  std::span<const int32_t> block_table;   // covers num_computed + num_new tokens
+  bool want_logits = false;               // logits of the last new token (sampling)
+  bool want_all_logits = false;           // logits of every new token (prompt logprobs)
+};
+
+class ModelRunner {
+ public:
+  ModelRunner(Model& model, const KvCacheShape& kv_shape);
+
+  // Runs one step. Returns host logits [rows, vocab]; `first_row[i]` is the
+  // first row of seqs[i] (-1 when it asked for none). Valid until next run().
+  std::span<const float> run(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row);
+
+  const KvCacheShape& kv_shape() const { return kv_shape_; }
+  std::vector<KvLayer>& kv_cache() { return kv_cache_; }
+  Model& model() { return model_; }
+  // Copies whole KV blocks (copy-on-write for shared blocks).
+  void copy_blocks(std::span<const std::pair<int32_t, int32_t>> src_dst);
+
+ private:
+  void ensure_capacity(int64_t tokens, int64_t seqs, int64_t max_blocks, int64_t logit_rows);
+
+  Model& model_;
+  Backend& backend_;
+  KvCacheShape kv_shape_;
+  std::vector<KvLayer> kv_cache_;
+  // Host staging, reused across steps.
+  std::vector<int32_t> h_tokens_, h_positions_, h_slots_, h_query_start_, h_context_lens_,
+      h_block_tables_, h_logit_rows_;
+  std::vector<float> h_logits_;
+  // Device copies, grown on demand.
+  Tensor d_tokens_, d_positions_, d_slots_, d_query_start_, d_context_lens_, d_block_tables_,
+      d_logit_rows_, d_logits_;
+};
+
+}  // namespace tessera

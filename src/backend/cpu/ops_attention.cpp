@@ -1,0 +1,123 @@
+// Paged attention on the CPU for a flat batch that mixes prefill chunks and
+// decode tokens. Each (query token, KV head) is one independent task: the
+// result never depends on what else is in the batch or how a prompt was
+// chunked, because every query walks its keys 0..pos in the same order.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "ops_kernels.h"
+#include "tessera/core/error.h"
+#include "tessera/core/parallel.h"
+
+namespace tessera::cpu {
+namespace {
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) float dot(const float* a,
+                                                                     const float* b, int n) {
+  // Eight partial sums in a fixed order: vectorizes, and stays deterministic.
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  for (; i < n; ++i) acc[i & 7] += a[i] * b[i];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void axpy(float a, const float* x,
+                                                                     float* y, int n) {
+  for (int i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+struct SeqOfToken {
+  int seq;
+  int pos;  // absolute position of the query token
+};
+
+}  // namespace
+
+void write_kv(const Tensor& k, const Tensor& v, const AttentionMeta& meta, KvLayer& cache) {
+  const int64_t num_kv_heads = cache.k.dim(1), block_size = cache.k.dim(2),
+                head_dim = cache.k.dim(3);
+  TESSERA_CHECK(k.cols() == num_kv_heads * head_dim && v.cols() == k.cols());
+  TESSERA_CHECK(cache.k.dtype() == DType::kF32);
+  const int64_t num_slots = cache.k.dim(0) * block_size;
+  for (int64_t t = 0; t < k.rows(); ++t) {
+    const int64_t slot = meta.slot_mapping[t];
+    TESSERA_CHECK(slot >= 0 && slot < num_slots);
+    const int64_t block = slot / block_size, offset = slot % block_size;
+    const auto* kr = static_cast<const float*>(k.row_ptr(t));
+    const auto* vr = static_cast<const float*>(v.row_ptr(t));
+    for (int64_t h = 0; h < num_kv_heads; ++h) {
+      const int64_t dst = ((block * num_kv_heads + h) * block_size + offset) * head_dim;
+      std::memcpy(cache.k.data_as<float>() + dst, kr + h * head_dim, head_dim * sizeof(float));
+      std::memcpy(cache.v.data_as<float>() + dst, vr + h * head_dim, head_dim * sizeof(float));
+    }
+  }
+}
+
+void paged_attention(const Tensor& q, const KvLayer& cache, const AttentionMeta& meta,
+                     int num_heads, int num_kv_heads, float scale, Tensor& out) {
+  const int block_size = static_cast<int>(cache.k.dim(2));
+  const int head_dim = static_cast<int>(cache.k.dim(3));
+  TESSERA_CHECK(cache.k.dim(1) == num_kv_heads && num_heads % num_kv_heads == 0);
+  TESSERA_CHECK(q.cols() == int64_t(num_heads) * head_dim && out.cols() == q.cols());
+  const int group = num_heads / num_kv_heads;
+  const int T = meta.num_tokens;
+
+  std::vector<SeqOfToken> token_seq(T);
+  int max_ctx = 0;
+  for (int s = 0; s < meta.num_seqs; ++s) {
+    const int q0 = meta.query_start[s], q1 = meta.query_start[s + 1];
+    const int ctx = meta.context_lens[s];
+    TESSERA_CHECK(q0 <= q1 && q1 <= T && ctx >= q1 - q0);
+    TESSERA_CHECK((ctx + block_size - 1) / block_size <= meta.max_blocks_per_seq);
+    max_ctx = std::max(max_ctx, ctx);
+    for (int i = q0; i < q1; ++i) token_seq[i] = {s, ctx - (q1 - i)};
+  }
+
+  const float* kbase = cache.k.data_as<float>();
+  const float* vbase = cache.v.data_as<float>();
+  const size_t block_stride = size_t(num_kv_heads) * block_size * head_dim;
+  // Tasks are (token, kv head) pairs; each handles the `group` query heads
+  // that share the KV head, so every key/value row is loaded once for them.
+  parallel_for(int64_t(T) * num_kv_heads, 1, [&](int64_t b, int64_t e) {
+    std::vector<float> scores(size_t(group) * std::max(max_ctx, 1));
+    for (int64_t task = b; task < e; ++task) {
+      const int t = int(task / num_kv_heads), g = int(task % num_kv_heads);
+      const auto [s, pos] = token_seq[t];
+      const int n_keys = pos + 1;
+      const int32_t* table = meta.block_tables + size_t(s) * meta.max_blocks_per_seq;
+      const float* qrow = static_cast<const float*>(q.row_ptr(t)) + size_t(g) * group * head_dim;
+      float* orow = static_cast<float*>(out.row_ptr(t)) + size_t(g) * group * head_dim;
+
+      for (int j = 0; j < n_keys; ++j) {
+        const float* key = kbase + size_t(table[j / block_size]) * block_stride +
+                           (size_t(g) * block_size + j % block_size) * head_dim;
+        for (int h = 0; h < group; ++h)
+          scores[size_t(h) * n_keys + j] = dot(qrow + h * head_dim, key, head_dim) * scale;
+      }
+      for (int h = 0; h < group; ++h) {
+        float* sc = scores.data() + size_t(h) * n_keys;
+        const float mx = *std::max_element(sc, sc + n_keys);
+        float sum = 0.0f;
+        for (int j = 0; j < n_keys; ++j) {
+          sc[j] = std::exp(sc[j] - mx);
+          sum += sc[j];
+        }
+        const float inv = 1.0f / sum;
+        for (int j = 0; j < n_keys; ++j) sc[j] *= inv;
+        std::fill(orow + h * head_dim, orow + (h + 1) * head_dim, 0.0f);
+      }
+      for (int j = 0; j < n_keys; ++j) {
+        const float* val = vbase + size_t(table[j / block_size]) * block_stride +
+                           (size_t(g) * block_size + j % block_size) * head_dim;
+        for (int h = 0; h < group; ++h)
+          axpy(scores[size_t(h) * n_keys + j], val, orow + h * head_dim, head_dim);
+      }
+    }
+  });
+}
+
+}  // namespace tessera::cpu
