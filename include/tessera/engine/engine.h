@@ -55,6 +55,11 @@ struct RequestOutput {
   std::vector<std::optional<TokenLogprob>> prompt_logprobs;
 };
 
+// Appends a later output of the same request onto `into` (text, tokens and
+// logprobs per sequence; the latest counters and finish state): how a
+// non-streaming consumer builds the whole result.
+void merge_output(RequestOutput& into, RequestOutput&& next);
+
 struct GenerateRequest {
   std::string request_id;  // empty: the engine assigns one
   std::vector<int32_t> prompt_ids;
@@ -91,7 +96,6 @@ struct EngineConfig {
   double gpu_memory_utilization = 0.9;
   bool enable_prefix_caching = true;
   int max_waiting_requests = 1024;
-  std::optional<uint64_t> seed;        // for unseeded requests
 };
 
 struct EngineStats {

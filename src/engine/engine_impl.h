@@ -1,0 +1,90 @@
+// The Engine implementation: owns the model, KV cache, scheduler and the loop
+// thread. One step = schedule → one forward pass → sample → publish.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "request_state.h"
+#include "scheduler.h"
+#include "tessera/engine/engine.h"
+#include "tessera/engine/model_runner.h"
+#include "tessera/engine/sampler.h"
+#include "tessera/kv/kv_cache_manager.h"
+#include "tessera/model/model.h"
+#include "tessera/model/weight_source.h"
+#include "tessera/tokenizer/tokenizer.h"
+
+namespace tessera {
+
+class EngineImpl final : public Engine {
+ public:
+  EngineImpl(const EngineConfig& config, std::unique_ptr<WeightSource> source,
+             std::unique_ptr<Backend> backend, std::unique_ptr<Model> model, Tokenizer tokenizer,
+             int kv_blocks);
+  ~EngineImpl() override;
+
+  std::shared_ptr<RequestHandle> submit(GenerateRequest request) override;
+  void abort(const std::string& request_id) override;
+  EngineStats stats() const override;
+  const Tokenizer& tokenizer() const override { return tokenizer_; }
+  const ModelConfig& model_config() const override { return model_->config(); }
+  const std::string& model_name() const override { return model_name_; }
+  int max_model_len() const override { return max_model_len_; }
+  void shutdown() override;
+
+ private:
+  void loop();
+  void take_inbox();  // new requests and aborts, under the lock
+  void step();
+  void process_outputs(const StepPlan& plan, std::span<const float> logits,
+                       const std::vector<int>& first_row);
+  void sample_request(RequestState& r, const std::vector<std::pair<SequenceState*, const float*>>&
+                                           rows);
+  void append_token(RequestState& r, SequenceState& s, int32_t token, float logprob,
+                    std::vector<TopLogprob> top);
+  void beam_step(RequestState& r,
+                 const std::vector<std::pair<SequenceState*, const float*>>& rows);
+  void finish_beams(RequestState& r, bool at_max);
+  void sample_one(RequestState& r, SequenceState& s, const float* row);
+  void fork_samples(RequestState& r);
+  void publish(RequestState& r);
+  void finish_request(RequestState& r, std::optional<FinishReason> reason);
+  SequenceState new_sequence(const RequestState& r, int index);
+  bool is_stop_token(const RequestState& r, int32_t token) const;
+  void record_prompt_logprobs(RequestState& r, const ScheduledWork& w, const float* rows);
+  void update_stats();
+
+  EngineConfig config_;
+  std::unique_ptr<WeightSource> source_;
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<Model> model_;
+  Tokenizer tokenizer_;
+  std::string model_name_;
+  int max_model_len_ = 0;
+  KvCacheManager kv_;
+  ModelRunner runner_;
+  Scheduler scheduler_;
+  std::unordered_map<std::string, std::unique_ptr<RequestState>> requests_;  // engine thread
+  uint64_t next_kv_id_ = 1;
+  // Counters of the engine thread, copied into stats_ after each step.
+  int64_t prompt_tokens_ = 0, generation_tokens_ = 0, requests_finished_ = 0;
+  Sampler sampler_;
+
+  // Shared with submitting threads.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<RequestState>> inbox_;
+  std::vector<std::string> aborts_;
+  bool stopping_ = false;
+  uint64_t next_request_id_ = 0;
+  EngineStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace tessera

@@ -1,0 +1,239 @@
+// End-to-end engine behaviour on the default model (CPU): batch invariance,
+// chunked prefill, prefix caching, preemption, n > 1, beam search, stops.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <thread>
+
+#include "tessera/engine/engine.h"
+#include "tessera/tokenizer/tokenizer.h"
+
+namespace tessera {
+namespace {
+
+EngineConfig base_config() {
+  EngineConfig c;
+  c.model = "smollm2-135m";
+  c.max_num_seqs = 64;
+  c.max_num_batched_tokens = 512;
+  c.kv_cache_memory = int64_t(256) << 20;
+  return c;
+}
+
+struct Result {
+  std::vector<std::vector<int32_t>> tokens;  // per sequence index
+  std::vector<std::string> text;
+  RequestOutput last;
+};
+
+Result collect(RequestHandle& h) {
+  RequestOutput all;
+  while (auto o = h.next()) merge_output(all, std::move(*o));
+  Result r;
+  std::sort(all.outputs.begin(), all.outputs.end(),
+            [](auto& a, auto& b) { return a.index < b.index; });
+  for (auto& s : all.outputs) {
+    r.tokens.push_back(s.token_ids);
+    r.text.push_back(s.text);
+  }
+  r.last = std::move(all);
+  return r;
+}
+
+std::vector<std::string> varied_prompts(int n) {
+  const char* subjects[] = {"The ocean", "My neighbour's cat", "A quantum computer", "Paris",
+                            "The history of jazz", "def quicksort(arr):", "Photosynthesis",
+                            "The stock market"};
+  const char* verbs[] = {" is", " was once", " can be explained as", " reminds me of"};
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(std::string(subjects[i % 8]) + verbs[(i / 8) % 4] +
+                  std::string(size_t(i % 5), ' ') + (i % 3 ? " a" : ""));
+  return out;
+}
+
+GenerateRequest make_request(const Engine& e, const std::string& prompt, int max_tokens,
+                             float temperature = 0.0f, std::optional<int64_t> seed = {}) {
+  GenerateRequest r;
+  r.prompt_ids = e.tokenizer().encode(prompt, true);
+  r.params.max_tokens = max_tokens;
+  r.params.temperature = temperature;
+  r.params.seed = seed;
+  r.params.ignore_eos = true;
+  return r;
+}
+
+std::unique_ptr<Engine>& shared_engine() {
+  static std::unique_ptr<Engine> e = Engine::create(base_config());
+  return e;
+}
+
+TEST(Engine, GreedyAndSeededOutputsDoNotDependOnTheBatch) {
+  Engine& e = *shared_engine();
+  const auto prompts = varied_prompts(32);
+  for (float temperature : {0.0f, 0.8f}) {
+    std::vector<std::vector<int32_t>> alone;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      auto h = e.submit(make_request(e, prompts[i], 12, temperature, 1000 + int64_t(i)));
+      alone.push_back(collect(*h).tokens.at(0));
+    }
+    std::vector<std::shared_ptr<RequestHandle>> handles;
+    for (size_t i = 0; i < prompts.size(); ++i)
+      handles.push_back(e.submit(make_request(e, prompts[i], 12, temperature, 1000 + int64_t(i))));
+    for (size_t i = 0; i < prompts.size(); ++i)
+      EXPECT_EQ(collect(*handles[i]).tokens.at(0), alone[i])
+          << "prompt " << i << " temperature " << temperature;
+  }
+}
+
+TEST(Engine, ChunkedPrefillGivesTheSameTokens) {
+  EngineConfig c = base_config();
+  c.max_num_batched_tokens = 24;  // a 100-token prompt takes five steps
+  c.enable_prefix_caching = false;
+  auto chunked = Engine::create(c);
+  std::string prompt;
+  for (int i = 0; i < 20; ++i) prompt += "one two three four five ";
+  Engine& e = *shared_engine();
+  auto want = collect(*e.submit(make_request(e, prompt, 16))).tokens.at(0);
+  auto got = collect(*chunked->submit(make_request(*chunked, prompt, 16))).tokens.at(0);
+  EXPECT_EQ(got, want);
+}
+
+TEST(Engine, PrefixCachingComputesOnlyTheNewPart) {
+  EngineConfig c = base_config();
+  auto cached = Engine::create(c);
+  c.enable_prefix_caching = false;
+  auto uncached = Engine::create(c);
+  // A shared prefix of exactly 256 tokens (16 blocks), then different tails.
+  const Tokenizer& tok = cached->tokenizer();
+  std::vector<int32_t> prefix;
+  while (prefix.size() < 256) {
+    auto ids = tok.encode(" the quick brown fox jumps over the lazy dog", false);
+    prefix.insert(prefix.end(), ids.begin(), ids.end());
+  }
+  prefix.resize(256);
+  auto request = [&](const std::string& tail) {
+    GenerateRequest r;
+    r.prompt_ids = prefix;
+    auto t = tok.encode(tail, false);
+    r.prompt_ids.insert(r.prompt_ids.end(), t.begin(), t.end());
+    r.params.max_tokens = 8;
+    r.params.temperature = 0;
+    return r;
+  };
+  collect(*cached->submit(request(" and then it rested.")));
+  const int64_t computed_before = cached->stats().prompt_tokens;
+  GenerateRequest second = request(" but the dog woke up and");
+  const int tail = int(second.prompt_ids.size()) - 256;
+  Result hit = collect(*cached->submit(second));
+  EXPECT_EQ(hit.last.num_cached_prompt_tokens, 256);
+  EXPECT_EQ(cached->stats().prompt_tokens - computed_before, tail);
+  Result miss = collect(*uncached->submit(request(" but the dog woke up and")));
+  EXPECT_EQ(miss.last.num_cached_prompt_tokens, 0);
+  EXPECT_EQ(hit.tokens, miss.tokens);
+}
+
+TEST(Engine, PreemptionUnderATinyCacheKeepsOutputsAndLeaksNothing) {
+  EngineConfig small = base_config();
+  small.enable_prefix_caching = false;
+  // 46 KB per token for this model: 3000 KB is 4 blocks of 16 (one is the null block).
+  small.kv_cache_memory = int64_t(3000) << 10;
+  small.max_model_len = 48;
+  auto tiny = Engine::create(small);
+  Engine& big = *shared_engine();
+  const auto prompts = varied_prompts(6);
+  std::vector<std::shared_ptr<RequestHandle>> a, b;
+  for (const auto& p : prompts) {
+    a.push_back(tiny->submit(make_request(*tiny, p, 24)));
+    b.push_back(big.submit(make_request(big, p, 24)));
+  }
+  for (size_t i = 0; i < prompts.size(); ++i)
+    EXPECT_EQ(collect(*a[i]).tokens, collect(*b[i]).tokens) << "prompt " << i;
+  const EngineStats s = tiny->stats();
+  EXPECT_GT(s.num_preemptions, 0);
+  EXPECT_EQ(s.kv_cache_usage, 0.0);
+  EXPECT_EQ(s.num_running + s.num_waiting, 0);
+}
+
+TEST(Engine, ParallelSamplesAreSeededStreams) {
+  Engine& e = *shared_engine();
+  GenerateRequest r = make_request(e, "Once upon a time", 12, 1.0f, 7);
+  r.params.n = 4;
+  Result first = collect(*e.submit(r));
+  Result again = collect(*e.submit(r));
+  ASSERT_EQ(first.tokens.size(), 4u);
+  EXPECT_EQ(first.tokens, again.tokens);
+  EXPECT_NE(first.tokens[0], first.tokens[1]);
+  EXPECT_EQ(first.last.num_generated_tokens, 48);
+}
+
+TEST(Engine, BeamSearchWidthOneIsGreedy) {
+  Engine& e = *shared_engine();
+  GenerateRequest greedy = make_request(e, "The capital of France is", 10);
+  GenerateRequest beam = greedy;
+  beam.params.use_beam_search = true;
+  beam.params.beam_width = 1;
+  EXPECT_EQ(collect(*e.submit(beam)).tokens.at(0), collect(*e.submit(greedy)).tokens.at(0));
+}
+
+TEST(Engine, BeamSearchReturnsNBestBeams) {
+  Engine& e = *shared_engine();
+  GenerateRequest r = make_request(e, "The capital of France is", 8);
+  r.params.use_beam_search = true;
+  r.params.beam_width = 4;
+  r.params.n = 2;
+  r.params.logprobs = 1;
+  Result res = collect(*e.submit(r));
+  ASSERT_EQ(res.tokens.size(), 2u);
+  EXPECT_NE(res.tokens[0], res.tokens[1]);
+  EXPECT_GE(res.last.outputs[0].cumulative_logprob, res.last.outputs[1].cumulative_logprob);
+}
+
+TEST(Engine, StopStringsEndTheTextBeforeTheMatch) {
+  Engine& e = *shared_engine();
+  Result free_run = collect(*e.submit(make_request(e, "The capital of France is", 20)));
+  const std::string text = free_run.text.at(0);
+  ASSERT_GT(text.size(), 8u);
+  const std::string stop = text.substr(4, 3);
+  GenerateRequest r = make_request(e, "The capital of France is", 20);
+  r.params.stop = {stop};
+  Result stopped = collect(*e.submit(r));
+  EXPECT_EQ(stopped.text.at(0), text.substr(0, text.find(stop)));
+  EXPECT_EQ(stopped.last.outputs.at(0).finish_reason, FinishReason::kStop);
+  EXPECT_EQ(stopped.last.outputs.at(0).stop_reason, stop);
+}
+
+TEST(Engine, AbortFreesTheRequest) {
+  Engine& e = *shared_engine();
+  auto h = e.submit(make_request(e, "Tell me a long story", 2000));
+  auto first = h->next();
+  ASSERT_TRUE(first.has_value());
+  h->abort();
+  RequestOutput all;
+  while (auto o = h->next()) merge_output(all, std::move(*o));
+  ASSERT_FALSE(all.outputs.empty());
+  EXPECT_EQ(all.outputs[0].finish_reason, FinishReason::kAbort);
+  for (int i = 0; i < 100 && e.stats().num_running > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(e.stats().num_running, 0);
+}
+
+TEST(Engine, RejectsPromptsLongerThanTheContext) {
+  EngineConfig c = base_config();
+  c.max_model_len = 32;
+  auto e = Engine::create(c);
+  GenerateRequest r;
+  r.prompt_ids.assign(40, 100);
+  r.params.max_tokens = 4;
+  try {
+    e->submit(r);
+    FAIL() << "no error";
+  } catch (const Error& err) {
+    EXPECT_EQ(err.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(err.what()).find("32"), std::string::npos);
+    EXPECT_NE(std::string(err.what()).find("40"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace tessera
