@@ -9,6 +9,10 @@
 
 namespace tessera {
 
+namespace gguf {
+class File;
+}
+
 struct ModelConfig {
   std::string architecture;  // "llama", "gemma3", ... (GGUF general.architecture)
   std::string name;          // human-readable, for `info` and /v1/models
@@ -24,5 +28,22 @@ struct ModelConfig {
   bool tie_word_embeddings = false;
   RopeParams rope;
 };
+
+// Architectures whose config these readers understand (GGUF
+// general.architecture / HF model_type).
+bool is_supported_architecture(const std::string& arch);
+
+// From GGUF metadata (`<arch>.block_count`, `.embedding_length`, ...). Llama
+// GGUF files store Q/K rows permuted for adjacent-pair rotation, so the rope
+// style is kInterleaved. Missing or malformed keys and unsupported
+// architectures raise Error(kBadFile, "<path>: ... <key> ...").
+ModelConfig config_from_gguf(const gguf::File& file);
+
+// From the text of an HF config.json (`path` names it in errors). HF
+// checkpoints keep Q/K unpermuted: the rope style is kNeox.
+ModelConfig config_from_hf_json(const std::string& json_text, const std::string& path);
+
+// One line per field ("layers: 30"), for `info` and test failure messages.
+std::string describe(const ModelConfig& config);
 
 }  // namespace tessera
