@@ -1,0 +1,172 @@
+// matmul dispatch: picks the kernel family for this CPU, quantizes the
+// activation rows once per call, and spreads register-tiled regions over the
+// threads. Work splitting never changes results: every kernel computes each
+// output element with the same operation sequence wherever it falls.
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "quant_internal.h"
+#include "tessera/backend/quant.h"
+#include "tessera/core/error.h"
+#include "tessera/core/parallel.h"
+
+namespace tessera::cpu {
+namespace {
+
+using namespace detail;
+
+enum class Isa : int { kPortable = 0, kAvx2 = 1, kAvx512Vnni = 2 };
+constexpr const char* kIsaNames[] = {"portable", "avx2", "avx512-vnni"};
+
+bool cpu_supports(Isa isa) {
+  switch (isa) {
+    case Isa::kPortable:
+      return true;
+    case Isa::kAvx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("f16c");
+    case Isa::kAvx512Vnni:
+      return cpu_supports(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
+             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+  }
+  return false;
+}
+
+int isa_from_name(const std::string& name) {
+  for (int i = 0; i < 3; ++i)
+    if (name == kIsaNames[i]) return i;
+  return -1;
+}
+
+Isa initial_isa() {
+  if (const char* env = std::getenv("TESSERA_KERNELS"); env && *env) {
+    const int i = isa_from_name(env);
+    if (i >= 0 && cpu_supports(Isa(i))) return Isa(i);
+  }
+  for (Isa isa : {Isa::kAvx512Vnni, Isa::kAvx2})
+    if (cpu_supports(isa)) return isa;
+  return Isa::kPortable;
+}
+
+std::atomic<int> g_isa{-1};
+
+Isa current_isa() {
+  int v = g_isa.load(std::memory_order_relaxed);
+  if (v < 0) {
+    v = int(initial_isa());
+    g_isa.store(v, std::memory_order_relaxed);
+  }
+  return Isa(v);
+}
+
+// The best kernel at or below `isa` for this type.
+KernelInfo kernel_for(Isa isa, DType type) {
+  KernelInfo k;
+  if (isa == Isa::kAvx512Vnni) k = avx512_kernel(type);
+  if (!k.fn && isa >= Isa::kAvx2) k = avx2_kernel(type);
+  if (!k.fn) k = portable_kernel(type);
+  return k;
+}
+
+QuantizeRowsFn quantizer_for(Isa isa, ActFormat f) {
+  const bool simd = isa >= Isa::kAvx2;
+  if (f == ActFormat::kB32) return simd ? quantize_b32_avx2 : quantize_b32_portable;
+  return simd ? quantize_b256_avx2 : quantize_b256_portable;
+}
+
+// Per-thread scratch for quantized activations, 64-byte aligned.
+uint8_t* act_scratch(size_t bytes) {
+  thread_local std::vector<uint8_t> buf;
+  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
+  return reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) &
+                                    ~uintptr_t(63));
+}
+
+}  // namespace
+
+void matmul(const float* x, int64_t T, int64_t x_stride, const Tensor& w, float* out,
+            int64_t out_stride) {
+  if (w.device() != Device::kCPU)
+    fail(ErrorKind::kInvalidArgument, "cpu matmul: weight {} is not on the CPU", w.describe());
+  if (w.ndim() != 2)
+    fail(ErrorKind::kInvalidArgument, "cpu matmul: weight {} is not 2-D", w.describe());
+  const int64_t N = w.dim(0), K = w.dim(1);
+  if (T < 0 || x_stride < K || out_stride < N)
+    fail(ErrorKind::kInvalidArgument,
+         "cpu matmul: bad shapes T={} x_stride={} out_stride={} for weight {}", T, x_stride,
+         out_stride, w.describe());
+  if (T == 0 || N == 0) return;
+  if (K == 0) {
+    for (int64_t t = 0; t < T; ++t) std::memset(out + t * out_stride, 0, size_t(N) * 4);
+    return;
+  }
+  const DType type = w.dtype();
+  const Isa isa = current_isa();
+  const KernelInfo kernel = kernel_for(isa, type);
+  if (!kernel.fn)
+    fail(ErrorKind::kUnsupported, "cpu matmul: no kernel for weight type {}", dtype_name(type));
+
+  MatmulProblem p;
+  p.w = static_cast<const uint8_t*>(w.data());
+  p.w_stride = w.row_stride();
+  p.K = K;
+  p.out = out;
+  p.out_stride = out_stride;
+  const ActFormat f = act_format(type);
+  if (f == ActFormat::kFloat) {
+    p.act = reinterpret_cast<const uint8_t*>(x);
+    p.act_stride = size_t(x_stride) * 4;
+  } else {
+    const size_t stride = pad64(act_row_bytes(f, K));
+    uint8_t* buf = act_scratch(stride * size_t(T));
+    const QuantizeRowsFn quantize = quantizer_for(isa, f);
+    parallel_for(T, 16,
+                 [&](int64_t t0, int64_t t1) { quantize(x, x_stride, t0, t1, K, buf, stride); });
+    p.act = buf;
+    p.act_stride = stride;
+  }
+
+  // Split over weight-row tiles; add splits over T only when there are too
+  // few row tiles to keep every thread busy.
+  const int threads = num_threads();
+  const int64_t n_tiles = (N + kernel.nt - 1) / kernel.nt;
+  const int64_t target = int64_t(threads) * 4;
+  int64_t t_chunk = T;
+  if (n_tiles < target && T > kernel.mt) {
+    const int64_t t_splits =
+        std::min<int64_t>((T + kernel.mt - 1) / kernel.mt, (target + n_tiles - 1) / n_tiles);
+    t_chunk = ((T + t_splits - 1) / t_splits + kernel.mt - 1) / kernel.mt * kernel.mt;
+  }
+  if (t_chunk >= T) {
+    parallel_for(N, kernel.nt, [&](int64_t n0, int64_t n1) { kernel.fn(p, 0, T, n0, n1); });
+    return;
+  }
+  const int64_t t_items = (T + t_chunk - 1) / t_chunk;
+  parallel_for(n_tiles * t_items, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t n0 = (i / t_items) * kernel.nt, t0 = (i % t_items) * t_chunk;
+      kernel.fn(p, t0, std::min(T, t0 + t_chunk), n0, std::min(N, n0 + kernel.nt));
+    }
+  });
+}
+
+std::string kernel_isa() { return kIsaNames[int(current_isa())]; }
+
+bool set_kernel_isa(const std::string& isa) {
+  const int i = isa_from_name(isa);
+  if (i < 0 || !cpu_supports(Isa(i))) return false;
+  g_isa.store(i, std::memory_order_relaxed);
+  return true;
+}
+
+std::vector<std::string> supported_kernel_isas() {
+  std::vector<std::string> out;
+  for (int i = 0; i < 3; ++i)
+    if (cpu_supports(Isa(i))) out.push_back(kIsaNames[i]);
+  return out;
+}
+
+}  // namespace tessera::cpu
