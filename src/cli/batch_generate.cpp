@@ -17,13 +17,16 @@ template <typename T>
 void read_field(const json& j, const char* key, T& out, int line) {
   if (!j.contains(key) || j[key].is_null()) return;
   try {
-    out = j[key].get<T>();
+    if constexpr (requires { typename T::value_type; out.has_value(); })
+      out = j[key].get<typename T::value_type>();
+    else
+      out = j[key].get<T>();
   } catch (const json::exception&) {
     fail(ErrorKind::kInvalidArgument, "line {}: field '{}' has the wrong type", line, key);
   }
 }
 
-GenerateRequest parse_line(const json& j, const Tokenizer& tok, const BatchOptions& opt,
+GenerateRequest parse_line(const json& j, const tokenizer::Tokenizer& tok, const BatchOptions& opt,
                            int line) {
   GenerateRequest req;
   if (j.contains("prompt") && j["prompt"].is_string())

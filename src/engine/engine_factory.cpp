@@ -12,9 +12,9 @@
 namespace tessera {
 namespace {
 
-Tokenizer load_tokenizer(const WeightSource& source) {
-  if (auto gguf = source.gguf_file()) return Tokenizer::from_gguf(*gguf);
-  return Tokenizer::from_hf_folder(source.hf_folder());
+tokenizer::Tokenizer load_tokenizer(const WeightSource& source) {
+  if (auto gguf = source.gguf_file()) return tokenizer::Tokenizer::from_gguf(*gguf);
+  return tokenizer::Tokenizer::from_hf_folder(source.hf_folder());
 }
 
 int64_t physical_memory() {
@@ -41,7 +41,7 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
   else
     fail(ErrorKind::kInvalidArgument, "unknown --device '{}' (cpu or cuda)", config.device);
   auto model = Model::load(*source, *backend);
-  Tokenizer tokenizer = load_tokenizer(*source);
+  tokenizer::Tokenizer tokenizer = load_tokenizer(*source);
 
   const ModelConfig& mc = model->config();
   const int64_t max_len =

@@ -21,7 +21,7 @@ const char* finish_reason_name(FinishReason r) {
 
 EngineImpl::EngineImpl(const EngineConfig& config, std::unique_ptr<WeightSource> source,
                        std::unique_ptr<Backend> backend, std::unique_ptr<Model> model,
-                       Tokenizer tokenizer, int kv_blocks)
+                       tokenizer::Tokenizer tokenizer, int kv_blocks)
     : config_(config),
       source_(std::move(source)),
       backend_(std::move(backend)),
@@ -124,7 +124,7 @@ SequenceState EngineImpl::new_sequence(const RequestState& r, int index) {
   s.index = index;
   s.tokens = r.prompt;
   s.detokenizer =
-      std::make_unique<IncrementalDetokenizer>(tokenizer_, r.params.skip_special_tokens);
+      std::make_unique<tokenizer::IncrementalDetokenizer>(tokenizer_, r.params.skip_special_tokens);
   s.stops = std::make_unique<StopStringMatcher>(r.params.stop);
   // Sequence i of a request draws stream i of the request's seed.
   s.rng = RequestRng(r.seed, uint64_t(index));
@@ -258,7 +258,7 @@ bool EngineImpl::is_stop_token(const RequestState& r, int32_t token) const {
 }
 
 void EngineImpl::append_token(RequestState& r, SequenceState& s, int32_t token, float logprob,
-                              std::vector<TopLogprob> top) {
+                              std::vector<LogprobEntry> top) {
   s.tokens.push_back(token);
   s.new_tokens.push_back(token);
   s.cumulative_logprob += logprob;

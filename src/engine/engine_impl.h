@@ -25,14 +25,14 @@ namespace tessera {
 class EngineImpl final : public Engine {
  public:
   EngineImpl(const EngineConfig& config, std::unique_ptr<WeightSource> source,
-             std::unique_ptr<Backend> backend, std::unique_ptr<Model> model, Tokenizer tokenizer,
+             std::unique_ptr<Backend> backend, std::unique_ptr<Model> model, tokenizer::Tokenizer tokenizer,
              int kv_blocks);
   ~EngineImpl() override;
 
   std::shared_ptr<RequestHandle> submit(GenerateRequest request) override;
   void abort(const std::string& request_id) override;
   EngineStats stats() const override;
-  const Tokenizer& tokenizer() const override { return tokenizer_; }
+  const tokenizer::Tokenizer& tokenizer() const override { return tokenizer_; }
   const ModelConfig& model_config() const override { return model_->config(); }
   const std::string& model_name() const override { return model_name_; }
   int max_model_len() const override { return max_model_len_; }
@@ -47,7 +47,7 @@ class EngineImpl final : public Engine {
   void sample_request(RequestState& r, const std::vector<std::pair<SequenceState*, const float*>>&
                                            rows);
   void append_token(RequestState& r, SequenceState& s, int32_t token, float logprob,
-                    std::vector<TopLogprob> top);
+                    std::vector<LogprobEntry> top);
   void beam_step(RequestState& r,
                  const std::vector<std::pair<SequenceState*, const float*>>& rows);
   void finish_beams(RequestState& r, bool at_max);
@@ -64,7 +64,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<WeightSource> source_;
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<Model> model_;
-  Tokenizer tokenizer_;
+  tokenizer::Tokenizer tokenizer_;
   std::string model_name_;
   int max_model_len_ = 0;
   KvCacheManager kv_;

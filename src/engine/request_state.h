@@ -26,7 +26,7 @@ struct SequenceState {
   std::string stop_reason;
   double cumulative_logprob = 0.0;
   RequestRng rng{0};            // per-sequence stream: same output whatever the batch
-  std::unique_ptr<IncrementalDetokenizer> detokenizer;
+  std::unique_ptr<tokenizer::IncrementalDetokenizer> detokenizer;
   std::unique_ptr<StopStringMatcher> stops;
   // Not yet published to the stream.
   std::vector<int32_t> new_tokens;

@@ -5,6 +5,7 @@
 #include <map>
 #include <thread>
 
+#include "tessera/core/error.h"
 #include "tessera/engine/engine.h"
 #include "tessera/tokenizer/tokenizer.h"
 
@@ -105,7 +106,7 @@ TEST(Engine, PrefixCachingComputesOnlyTheNewPart) {
   c.enable_prefix_caching = false;
   auto uncached = Engine::create(c);
   // A shared prefix of exactly 256 tokens (16 blocks), then different tails.
-  const Tokenizer& tok = cached->tokenizer();
+  const tokenizer::Tokenizer& tok = cached->tokenizer();
   std::vector<int32_t> prefix;
   while (prefix.size() < 256) {
     auto ids = tok.encode(" the quick brown fox jumps over the lazy dog", false);

@@ -66,6 +66,8 @@ TEST(LlamaReference, PromptLogitsAndGreedyContinuationsMatchTransformers) {
     std::span<const float> logits = seq.step(tokens, int(tokens.size()));
     std::span<const float> want(ref.logits.data() + case_index * vocab, size_t(vocab));
     const double err = relative_l2(logits, want);
+    std::printf("case %zu: %zu prompt tokens, last-position logits relative L2 error %.2e\n",
+                case_index, tokens.size(), err);
     EXPECT_LT(err, 1e-2) << "relative L2 error of last-position logits";
     EXPECT_EQ(argmax(logits), argmax(want));
 

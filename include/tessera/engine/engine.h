@@ -12,24 +12,23 @@
 #include <string>
 #include <vector>
 
+#include "tessera/engine/sampler.h"
 #include "tessera/engine/sampling_params.h"
 #include "tessera/model/model_config.h"
 
 namespace tessera {
 
+namespace tokenizer {
 class Tokenizer;
+}
 
 enum class FinishReason { kStop, kLength, kAbort };
 const char* finish_reason_name(FinishReason r);  // "stop", "length", "abort"
 
-struct TopLogprob {
-  int32_t token = 0;
-  float logprob = 0.0f;
-};
 struct TokenLogprob {
   int32_t token = 0;
   float logprob = 0.0f;
-  std::vector<TopLogprob> top;  // the `logprobs` most likely tokens, best first
+  std::vector<LogprobEntry> top;  // the `logprobs` most likely tokens, best first
 };
 
 // News from one of a request's n sequences since its previous output.
@@ -124,7 +123,7 @@ class Engine {
   virtual void abort(const std::string& request_id) = 0;
 
   virtual EngineStats stats() const = 0;
-  virtual const Tokenizer& tokenizer() const = 0;
+  virtual const tokenizer::Tokenizer& tokenizer() const = 0;
   virtual const ModelConfig& model_config() const = 0;
   virtual const std::string& model_name() const = 0;
   virtual int max_model_len() const = 0;
