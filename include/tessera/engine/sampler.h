@@ -21,12 +21,24 @@ namespace tessera {
 // can reproduce the CPU stream.
 std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> counter, std::array<uint32_t, 2> key);
 
+// Seeds for unseeded requests: splitmix64 over a Weyl sequence. Thread-safe.
+class SeedGenerator {
+ public:
+  explicit SeedGenerator(uint64_t seed) : state_(seed) {}
+  uint64_t next();
+
+ private:
+  std::atomic<uint64_t> state_;
+};
+
+// A seed from a process-wide SeedGenerator started from OS entropy.
+uint64_t draw_random_seed();
+
 // A request's random stream: draw i depends only on (seed, stream, i), so a
 // seeded request samples the same tokens whatever else shares its batch.
 // `stream` tells apart sequences of one request (child i of n > 1 uses i).
 // The sampler takes exactly one draw per sampled token, greedy included, so
 // counter() equals the number of tokens sampled so far.
-class SeedGenerator;
 class RequestRng {
  public:
   explicit RequestRng(uint64_t seed, uint64_t stream = 0) : seed_(seed), stream_(stream) {}
@@ -48,19 +60,6 @@ class RequestRng {
   uint64_t stream_;
   uint64_t counter_ = 0;
 };
-
-// Seeds for unseeded requests: splitmix64 over a Weyl sequence. Thread-safe.
-class SeedGenerator {
- public:
-  explicit SeedGenerator(uint64_t seed) : state_(seed) {}
-  uint64_t next();
-
- private:
-  std::atomic<uint64_t> state_;
-};
-
-// A seed from a process-wide SeedGenerator started from OS entropy.
-uint64_t draw_random_seed();
 
 // ---- Sampling -------------------------------------------------------------
 
