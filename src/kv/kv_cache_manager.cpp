@@ -34,11 +34,11 @@ KvCacheManager::Sequence& KvCacheManager::get(RequestId id) {
 }
 
 PrefixHit KvCacheManager::find_cached_prefix(std::span<const int32_t> tokens,
-                                             std::string_view extra_key) {
+                                             std::string_view extra_key) const {
   PrefixHit hit;
   hit.extra_key = std::string(extra_key);
   if (!prefix_caching() || tokens.empty()) return hit;
-  query_tokens_ += static_cast<int64_t>(tokens.size());
+  hit.num_query_tokens = static_cast<int>(tokens.size());
   // Only blocks that end before the last token: its logits must be computed.
   const size_t max_blocks = (tokens.size() - 1) / block_size_;
   BlockHash parent = kRootBlockHash;
@@ -52,7 +52,6 @@ PrefixHit KvCacheManager::find_cached_prefix(std::span<const int32_t> tokens,
     parent = h;
   }
   hit.num_tokens = static_cast<int>(hit.blocks.size()) * block_size_;
-  hit_tokens_ += hit.num_tokens;
   return hit;
 }
 
@@ -97,6 +96,8 @@ bool KvCacheManager::allocate_slots(RequestId id, int num_new_tokens, const Pref
       seq.num_computed = hit->num_tokens;
       if (prefix_caching()) seq.hashes = hit->hashes;
       seq.extra_key = hit->extra_key;
+      query_tokens_ += hit->num_query_tokens;
+      hit_tokens_ += hit->num_tokens;
     } else {
       const int needed = blocks_to_cover(num_new_tokens);
       if (needed > pool_.num_free_blocks()) return false;

@@ -164,8 +164,12 @@ TEST(KvCacheManager, StaleHitIsRefused) {
   const PrefixHit hit = kv.find_cached_prefix(a);
   ASSERT_EQ(hit.num_tokens, 32);
   ASSERT_TRUE(kv.allocate_slots(2, 64));  // evicts a's blocks
+  const KvCacheStats before = kv.stats();
   EXPECT_FALSE(kv.allocate_slots(3, 1, &hit));
   EXPECT_FALSE(kv.has_request(3));
+  // Only admitted requests count towards the hit rate.
+  EXPECT_EQ(kv.stats().prefix_query_tokens, before.prefix_query_tokens);
+  EXPECT_EQ(kv.stats().prefix_hit_tokens, before.prefix_hit_tokens);
   kv.check_invariants();
 }
 

@@ -44,7 +44,8 @@ int blocks_for_memory(uint64_t budget_bytes, uint64_t bytes_per_block);
 // cached. Pass it to allocate_slots() right away (before other allocations);
 // blocks evicted in between make allocate_slots() return false.
 struct PrefixHit {
-  int num_tokens = 0;  // KV already computed: a multiple of the block size
+  int num_tokens = 0;        // KV already computed: a multiple of the block size
+  int num_query_tokens = 0;  // tokens looked up (for the hit-rate counters)
   std::vector<BlockId> blocks;
   std::vector<BlockHash> hashes;
   std::string extra_key;
@@ -58,13 +59,13 @@ struct BlockCopy {
 };
 
 struct KvCacheStats {
-  int num_blocks = 0;     // usable blocks (the null block excluded)
-  int num_free = 0;       // allocatable now: free + evictable
-  int num_cached = 0;     // registered in the prefix cache
-  int num_evictable = 0;  // cached and unused
-  double usage = 0.0;     // fraction of blocks in use
-  int64_t prefix_query_tokens = 0;
-  int64_t prefix_hit_tokens = 0;
+  int num_blocks = 0;               // usable blocks (the null block excluded)
+  int num_free = 0;                 // allocatable now: free + evictable
+  int num_cached = 0;               // registered in the prefix cache
+  int num_evictable = 0;            // cached and unused
+  double usage = 0.0;               // fraction of blocks in use
+  int64_t prefix_query_tokens = 0;  // tokens looked up by admitted requests
+  int64_t prefix_hit_tokens = 0;    // of those, found cached
   int64_t evictions = 0;
 };
 
@@ -79,9 +80,11 @@ class KvCacheManager {
 
   // Longest cached run of full blocks at the start of `tokens` (the prompt,
   // or prompt + outputs of a preempted request). Leaves at least the last
-  // token uncomputed so the step still produces its logits. Changes nothing
-  // but the hit/query counters. Empty with prefix caching off.
-  PrefixHit find_cached_prefix(std::span<const int32_t> tokens, std::string_view extra_key = {});
+  // token uncomputed so the step still produces its logits. Changes nothing;
+  // the hit counters move when allocate_slots() takes the hit. Empty with
+  // prefix caching off.
+  PrefixHit find_cached_prefix(std::span<const int32_t> tokens,
+                               std::string_view extra_key = {}) const;
 
   // Makes room for `num_new_tokens` more tokens after the computed ones: the
   // block table then covers positions [0, num_computed + num_new_tokens).
