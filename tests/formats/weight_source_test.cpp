@@ -187,7 +187,12 @@ TEST(WeightSource, NotFoundErrorsSayWhereTheyLooked) {
 }
 
 TEST(WeightSource, BadFiles) {
-  EXPECT_NE(open_error(fixture("tiny_llama.json"), ErrorKind::kBadFile).find("not a GGUF file"),
+  EXPECT_NE(open_error(fixture(""), ErrorKind::kNotFound).find("no config.json"),
+            std::string::npos);
+  EXPECT_NE(open_error(fixture("all_types_v3.json"), ErrorKind::kInvalidArgument)
+                .find("give the HF model folder"),
+            std::string::npos);
+  EXPECT_NE(open_error(fixture("make_tiny_llama.py"), ErrorKind::kBadFile).find("not a GGUF file"),
             std::string::npos);
   // A folder whose config disagrees with its weights.
   testing::TempDir dir;

@@ -195,7 +195,8 @@ def test_info_on_tiny_fixtures():
 @pytest.mark.parametrize("args, fragment", [
     (["info", "-m", "no-such-model"], "unknown model 'no-such-model'"),
     (["info", "-m", "/no/such/file.gguf"], "no such model file or folder"),
-    (["info", "-m", str(FIXTURES / "mixed.json")], "not a GGUF file"),
+    (["info", "-m", str(FIXTURES / "make_tiny_llama.py")], "not a GGUF file"),
+    (["info", "-m", str(FIXTURES / "tiny_llama_hf" / "model.safetensors")], "give the HF model folder"),
     (["info", "-m", str(FIXTURES / "tiny_llama.gguf"), "--bogus"], "--bogus"),
     (["info"], "--model is required"),
 ])
