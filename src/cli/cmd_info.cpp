@@ -44,18 +44,6 @@ std::string human_bytes(uint64_t n) {
   return fmt::format("{} B", n);
 }
 
-const char* scaling_name(RopeParams::Scaling s) {
-  switch (s) {
-    case RopeParams::Scaling::kNone:
-      return "none";
-    case RopeParams::Scaling::kLinear:
-      return "linear";
-    case RopeParams::Scaling::kLlama3:
-      return "llama3";
-  }
-  return "?";
-}
-
 void add_file_info(const WeightSource& source, InfoFields& out) {
   std::string format = "HF folder (safetensors)";
   if (auto g = source.gguf_file()) format = fmt::format("GGUF v{}", g->version());
@@ -86,12 +74,14 @@ void add_config_info(const ModelConfig& c, InfoFields& out) {
 
   const RopeParams& r = c.rope;
   const char* style = r.style == RopeParams::Style::kNeox ? "neox" : "interleaved";
-  std::string rope = fmt::format("theta {}, {} of {} dims, {} pairs, scaling {}", r.theta,
-                                 r.rotary_dim, r.head_dim, style, scaling_name(r.scaling));
+  const char* style_text = r.style == RopeParams::Style::kNeox ? "neox (rotates halves)"
+                                                               : "interleaved (adjacent pairs)";
+  std::string rope = fmt::format("theta {}, {} of {} dims, {}, scaling {}", r.theta, r.rotary_dim,
+                                 r.head_dim, style_text, rope_scaling_name(r.scaling));
   ordered_json rj = {{"theta", r.theta},
                      {"rotary_dim", r.rotary_dim},
                      {"style", style},
-                     {"scaling", scaling_name(r.scaling)}};
+                     {"scaling", rope_scaling_name(r.scaling)}};
   if (r.scaling != RopeParams::Scaling::kNone) {
     rope += fmt::format(" x{}", r.factor);
     rj["factor"] = r.factor;

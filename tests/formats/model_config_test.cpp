@@ -304,7 +304,7 @@ TEST(ModelConfig, GgufVocabFromEmbeddingMustAgree) {
 
 TEST(ModelConfig, DescribeMentionsEveryField) {
   auto file = gguf::File::open(fixture("tiny_llama.gguf"));
-  const std::string text = describe(config_from_gguf(*file));
+  const std::string text = describe_config(config_from_gguf(*file));
   for (const char* s : {"architecture: llama", "layers: 2", "kv heads: 2", "head dim: 8",
                         "context length: 256", "interleaved", "scaling linear x2"})
     EXPECT_NE(text.find(s), std::string::npos) << s << "\n" << text;
