@@ -222,7 +222,9 @@ void hf_rope(const json& j, const JsonKeys& keys, const std::string& path, Model
       static_cast<int>(r.int_or("original_max_position_embeddings", 8192, 1, kMaxPositions));
 }
 
-const char* scaling_name(RopeParams::Scaling s) {
+}  // namespace
+
+const char* rope_scaling_name(RopeParams::Scaling s) {
   switch (s) {
     case RopeParams::Scaling::kNone:
       return "none";
@@ -233,8 +235,6 @@ const char* scaling_name(RopeParams::Scaling s) {
   }
   return "?";
 }
-
-}  // namespace
 
 bool is_supported_architecture(const std::string& arch) {
   return arch == "llama" || arch == "mistral";
@@ -309,7 +309,7 @@ ModelConfig config_from_hf_json(const std::string& json_text, const std::string&
   return c;
 }
 
-std::string describe(const ModelConfig& c) {
+std::string describe_config(const ModelConfig& c) {
   std::string s;
   s += fmt::format("architecture: {}\nname: {}\n", c.architecture, c.name);
   s += fmt::format("vocab: {}\nhidden: {}\nintermediate: {}\n", c.vocab_size, c.hidden_size,
@@ -321,7 +321,7 @@ std::string describe(const ModelConfig& c) {
   s += fmt::format("rope: theta {}, {} of {} dims, {}, scaling {}", c.rope.theta, c.rope.rotary_dim,
                    c.rope.head_dim,
                    c.rope.style == RopeParams::Style::kNeox ? "neox" : "interleaved",
-                   scaling_name(c.rope.scaling));
+                   rope_scaling_name(c.rope.scaling));
   if (c.rope.scaling != RopeParams::Scaling::kNone) s += fmt::format(" x{}", c.rope.factor);
   if (c.rope.scaling == RopeParams::Scaling::kLlama3)
     s += fmt::format(" (low {}, high {}, original {})", c.rope.low_freq_factor,

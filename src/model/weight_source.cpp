@@ -154,6 +154,9 @@ std::string WeightSource::resolve(const std::string& model) {
 std::unique_ptr<WeightSource> WeightSource::open(const std::string& model) {
   const std::string path = resolve(model);
   if (fs::is_directory(path)) return std::make_unique<HfSource>(path);
+  if (has_suffix(path, ".safetensors") || has_suffix(path, ".json"))
+    fail(ErrorKind::kInvalidArgument,
+         "{}: give the HF model folder (with config.json), not one of its files", path);
   return std::make_unique<GgufSource>(path);
 }
 

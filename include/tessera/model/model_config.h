@@ -43,7 +43,10 @@ ModelConfig config_from_gguf(const gguf::File& file);
 // checkpoints keep Q/K unpermuted: the rope style is kNeox.
 ModelConfig config_from_hf_json(const std::string& json_text, const std::string& path);
 
-// One line per field ("layers: 30"), for `info` and test failure messages.
-std::string describe(const ModelConfig& config);
+// "none", "linear", "llama3".
+const char* rope_scaling_name(RopeParams::Scaling scaling);
+
+// One line per field ("layers: 30"), for logs and test failure messages.
+std::string describe_config(const ModelConfig& config);
 
 }  // namespace tessera
