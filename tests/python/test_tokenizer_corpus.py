@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tokenizer_test_util import (describe_mismatches, hf_tokenizer_from_gguf, load_corpus,
+from test_tokenizer_cli import (describe_mismatches, hf_tokenizer_from_gguf, load_corpus,
                                  model_path, run_tokenize)
 
 

@@ -1,5 +1,6 @@
-"""Helpers shared by the tokenizer suites: the default model, running
-`tessera tokenize`, and the HF reference built from GGUF metadata."""
+"""`tessera tokenize` as a command (flags, errors), and the helpers the
+other tokenizer suites import: the default model, running the command, the
+HF reference built from GGUF metadata."""
 
 from __future__ import annotations
 
@@ -66,3 +67,55 @@ def describe_mismatches(texts, ours, theirs, reference, limit=8) -> str:
         lines.append(f"  hf     {theirs[i][:40]} "
                      f"{[reference.id_to_token(t) for t in theirs[i][:12]]}")
     return "\n".join(lines)
+
+
+# --- the command itself -------------------------------------------------------
+
+
+def _run(args, stdin=""):
+    return subprocess.run([tessera_bin(), "tokenize", *args], input=stdin, capture_output=True,
+                          text=True, encoding="utf-8", timeout=120)
+
+
+def test_prompt_flag_and_short_name():
+    model_path()  # fails clearly when the model is not fetched
+    proc = _run(["-m", "smollm2-135m", "-p", "Hello world"])
+    assert proc.returncode == 0, proc.stderr
+    ids = json.loads(proc.stdout)
+    ref = hf_tokenizer_from_gguf.tokenizer_from_gguf(str(model_path()))
+    assert ids == ref.encode("Hello world").ids
+
+
+def test_parse_special_and_skip_special():
+    model = str(model_path())
+    text = "<|im_start|>user\nHi<|im_end|>"
+    plain = json.loads(_run(["-m", model, "-p", text]).stdout)
+    parsed = json.loads(_run(["-m", model, "--parse-special", "-p", text]).stdout)
+    assert 1 in parsed and 2 in parsed and 1 not in plain and 2 not in plain
+    out = _run(["-m", model, "--decode", "--skip-special"], json.dumps(parsed) + "\n").stdout
+    assert json.loads(out) == "user\nHi"
+    out = _run(["-m", model, "--decode"], json.dumps(parsed) + "\n").stdout
+    assert json.loads(out) == text
+
+
+def test_missing_model_is_a_clean_error():
+    proc = _run(["-m", "/nonexistent/model.gguf", "-p", "x"])
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error:") and "model" in proc.stderr
+
+
+def test_bad_input_lines_are_clean_errors():
+    model = str(model_path())
+    for args, stdin in ((["-m", model], "not json\n"), (["-m", model], "[1, 2]\n"),
+                        (["-m", model, "--decode"], "[1, 99999999]\n"),
+                        (["-m", model, "--decode"], '"text"\n')):
+        proc = _run(args, stdin)
+        assert proc.returncode == 2, (args, stdin, proc.stderr)
+        assert proc.stderr.startswith("error:")
+
+
+def test_not_a_gguf_file(tmp_path):
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"definitely not gguf")
+    proc = _run(["-m", str(bad), "-p", "x"])
+    assert proc.returncode == 2 and proc.stderr.startswith("error:")
