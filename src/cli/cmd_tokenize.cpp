@@ -13,6 +13,7 @@
 #include "command.h"
 #include "tessera/core/error.h"
 #include "tessera/formats/gguf.h"
+#include "tessera/tokenizer/detokenizer.h"
 #include "tessera/tokenizer/tokenizer.h"
 
 namespace tessera::cli {
@@ -68,6 +69,7 @@ struct Options {
   bool no_special = false;
   bool parse_special = false;
   bool skip_special = false;
+  bool incremental = false;
 };
 
 int run(const Options& o) {
@@ -95,7 +97,15 @@ int run(const Options& o) {
           fail(ErrorKind::kInvalidArgument, "input line {}: ids must be integers", number);
         ids.push_back(v.get<int32_t>());
       }
-      std::cout << nlohmann::json(tok.decode(ids, o.skip_special)).dump() << '\n';
+      if (o.incremental) {  // the pieces a streaming client would see, flush last
+        tokenizer::IncrementalDetokenizer detok(tok, o.skip_special);
+        nlohmann::json pieces = nlohmann::json::array();
+        for (int32_t id : ids) pieces.push_back(detok.push(id));
+        pieces.push_back(detok.flush());
+        std::cout << pieces.dump() << '\n';
+      } else {
+        std::cout << nlohmann::json(tok.decode(ids, o.skip_special)).dump() << '\n';
+      }
     } else {
       if (!input.is_string())
         fail(ErrorKind::kInvalidArgument, "input line {}: expected a JSON string", number);
@@ -119,6 +129,8 @@ const bool registered = register_command({
       app.add_flag("--parse-special", o->parse_special,
                    "Turn special-token text such as <|im_start|> into its token");
       app.add_flag("--skip-special", o->skip_special, "With --decode: leave out special tokens");
+      app.add_flag("--incremental", o->incremental,
+                   "With --decode: print the text each id adds, as a JSON array");
       return [o] { return run(*o); };
     },
 });

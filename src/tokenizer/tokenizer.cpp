@@ -279,7 +279,6 @@ Tokenizer::~Tokenizer() = default;
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
-Tokenizer Tokenizer::from_gguf(const gguf::File& file) { return Tokenizer(spec_from_gguf(file)); }
 Tokenizer Tokenizer::from_hf_folder(const std::string& dir) {
   return Tokenizer(spec_from_hf_folder(dir));
 }

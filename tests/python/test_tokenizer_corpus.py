@@ -87,3 +87,15 @@ def test_hf_folder_config(hf_folder, model):
     assert config["bos_token"] == "<|im_start|>"
     assert config["eos_token"] == "<|im_end|>"
     assert config["add_bos_token"] is False
+
+
+def test_incremental_detokenizer(model, corpus, reference_ids):
+    """Streaming one id at a time gives whole characters only, adding up to the text."""
+    streamed = run_tokenize(model, reference_ids, "--decode", "--incremental")
+    for text, ids, pieces in zip(corpus, reference_ids, streamed):
+        assert len(pieces) == len(ids) + 1
+        assert "".join(pieces) == text, text
+        if "\ufffd" not in text:
+            assert not any("\ufffd" in p for p in pieces), (text, pieces)
+    # The corpus does split characters across tokens (else this proves little).
+    assert sum(p == "" for pieces in streamed for p in pieces[:-1]) > 100
