@@ -65,6 +65,7 @@ nlohmann::json parse_line(const std::string& line, size_t number) {
 struct Options {
   std::string model;
   std::string prompt;
+  bool has_prompt = false;  // -p "" is an empty text, not "read stdin"
   bool decode = false;
   bool no_special = false;
   bool parse_special = false;
@@ -77,7 +78,7 @@ int run(const Options& o) {
   auto encode = [&](const std::string& text) {
     std::cout << nlohmann::json(tok.encode(text, !o.no_special, o.parse_special)).dump() << '\n';
   };
-  if (!o.prompt.empty()) {
+  if (o.has_prompt) {
     if (o.decode) fail(ErrorKind::kInvalidArgument, "--decode reads ids from stdin, not -p");
     encode(o.prompt);
     return 0;
@@ -123,7 +124,8 @@ const bool registered = register_command({
       auto o = std::make_shared<Options>();
       app.add_option("-m,--model", o->model, "GGUF file, HF folder, or a known model name")
           ->required();
-      app.add_option("-p,--prompt", o->prompt, "Encode this text instead of reading stdin");
+      app.add_option("-p,--prompt", o->prompt, "Encode this text instead of reading stdin")
+          ->each([o](const std::string&) { o->has_prompt = true; });
       app.add_flag("--decode", o->decode, "Read JSON arrays of ids, print JSON strings");
       app.add_flag("--no-special", o->no_special, "Do not add BOS/EOS tokens");
       app.add_flag("--parse-special", o->parse_special,
