@@ -124,7 +124,7 @@ void Tokenizer::Impl::build_vocab() {
   }
   for (size_t id = 0; id < n; ++id) {
     const std::string& text = tokens[id];
-    vocab.try_emplace(text, static_cast<int32_t>(id));
+    if (!text.empty()) vocab.try_emplace(text, static_cast<int32_t>(id));
     const TokenType type = id < spec.token_types.size() ? spec.token_types[id] : TokenType::kNormal;
     if (type == TokenType::kControl || type == TokenType::kUnknown) special[id] = 1;
     std::string& bytes = bytes_of[id];
