@@ -264,8 +264,21 @@ void Tokenizer::Impl::encode_text(std::string_view text, bool prefix_space,
   }
   if (spm) {
     std::string marked = replace_all(buffer, " ", kSpaceMark);
-    if (prefix_space && spec.add_space_prefix) marked.insert(0, kSpaceMark);
-    encode_spm(marked, out);
+    if (prefix_space && !(spec.space_prefix_if_missing && marked.starts_with(kSpaceMark)))
+      marked.insert(0, kSpaceMark);
+    if (!spec.split_at_space_mark) {
+      encode_spm(marked, out);
+      return;
+    }
+    // Metaspace split: every "▁" starts a new word.
+    const std::string_view view(marked);
+    size_t start = 0;
+    while (start < view.size()) {
+      size_t next = view.find(kSpaceMark, start + 1);
+      if (next == std::string_view::npos) next = view.size();
+      encode_spm(view.substr(start, next - start), out);
+      start = next;
+    }
     return;
   }
   pieces.clear();
@@ -296,13 +309,17 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
   if (add_special_tokens && m.spec.add_bos && m.spec.bos_id >= 0) out.push_back(m.spec.bos_id);
   thread_local std::vector<TextChunk> chunks;
   m.added.split(text, parse_special, chunks);
-  bool after_token = true;  // SentencePiece puts its prefix space after each added token
+  // SentencePiece puts its prefix space before the text and after each
+  // added token (the text runs HF normalizes one by one).
+  bool after_token = true;
   for (const TextChunk& c : chunks) {
     if (c.id >= 0) {
       out.push_back(c.id);
       after_token = true;
     } else {
-      m.encode_text(text.substr(c.begin, c.end - c.begin), after_token, out);
+      const bool prefix = m.spec.add_space_prefix && after_token &&
+                          (!m.spec.space_prefix_first_only || c.begin == 0);
+      m.encode_text(text.substr(c.begin, c.end - c.begin), prefix, out);
       after_token = false;
     }
   }

@@ -85,3 +85,32 @@ def test_hf_reference_agrees(reference, spm_gguf, tmp_path):
     ours = run_tokenize(tmp_path, texts, "--no-special")
     count, first = _first_mismatches(texts, ours, theirs)
     assert count == 0, f"from tokenizer.json: {count} differ, first: {first}"
+
+
+@pytest.mark.parametrize("scheme,split", [("first", False), ("always", True), ("first", True)])
+def test_hf_metaspace_variants(reference, spm_gguf, tmp_path, scheme, split):
+    """Newer tokenizer.json files (Llama 2 legacy=false, Mistral) spell the
+    space handling as a Metaspace pre-tokenizer instead of normalizers."""
+    from tokenizers import Tokenizer
+
+    hf_tokenizer_from_gguf.write_tokenizer_files(str(spm_gguf), str(tmp_path))
+    path = tmp_path / "tokenizer.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["normalizer"] = None
+    data["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581",
+                             "prepend_scheme": scheme, "split": split}
+    data["decoder"] = {"type": "Sequence", "decoders": [
+        {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": scheme, "split": split},
+        {"type": "ByteFallback"}, {"type": "Fuse"}]}
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    tok = Tokenizer.from_file(str(path))
+    texts = [c["text"] for c in reference["cases"]]
+    texts += ["<s>hello world", "hi</s> there", "</s>", " lead", "  two", "a<s> b<s>c"]
+    theirs = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
+    ours = run_tokenize(tmp_path, texts, "--no-special", "--parse-special")
+    count, first = _first_mismatches(texts, ours, theirs)
+    assert count == 0, f"{count} of {len(texts)} differ from HF, first: {first}"
+    decoded = run_tokenize(tmp_path, theirs, "--decode")
+    want = tok.decode_batch(theirs, skip_special_tokens=False)
+    count, first = _first_mismatches(texts, decoded, want)
+    assert count == 0, f"{count} decodes differ from HF, first: {first}"
