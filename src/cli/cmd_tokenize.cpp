@@ -13,6 +13,7 @@
 #include "command.h"
 #include "tessera/core/error.h"
 #include "tessera/formats/gguf.h"
+#include "tessera/tokenizer/detokenizer.h"
 #include "tessera/tokenizer/tokenizer.h"
 
 namespace tessera::cli {
@@ -64,10 +65,12 @@ nlohmann::json parse_line(const std::string& line, size_t number) {
 struct Options {
   std::string model;
   std::string prompt;
+  bool has_prompt = false;  // -p "" is an empty text, not "read stdin"
   bool decode = false;
   bool no_special = false;
   bool parse_special = false;
   bool skip_special = false;
+  bool incremental = false;
 };
 
 int run(const Options& o) {
@@ -75,7 +78,7 @@ int run(const Options& o) {
   auto encode = [&](const std::string& text) {
     std::cout << nlohmann::json(tok.encode(text, !o.no_special, o.parse_special)).dump() << '\n';
   };
-  if (!o.prompt.empty()) {
+  if (o.has_prompt) {
     if (o.decode) fail(ErrorKind::kInvalidArgument, "--decode reads ids from stdin, not -p");
     encode(o.prompt);
     return 0;
@@ -95,7 +98,15 @@ int run(const Options& o) {
           fail(ErrorKind::kInvalidArgument, "input line {}: ids must be integers", number);
         ids.push_back(v.get<int32_t>());
       }
-      std::cout << nlohmann::json(tok.decode(ids, o.skip_special)).dump() << '\n';
+      if (o.incremental) {  // the pieces a streaming client would see, flush last
+        tokenizer::IncrementalDetokenizer detok(tok, o.skip_special);
+        nlohmann::json pieces = nlohmann::json::array();
+        for (int32_t id : ids) pieces.push_back(detok.push(id));
+        pieces.push_back(detok.flush());
+        std::cout << pieces.dump() << '\n';
+      } else {
+        std::cout << nlohmann::json(tok.decode(ids, o.skip_special)).dump() << '\n';
+      }
     } else {
       if (!input.is_string())
         fail(ErrorKind::kInvalidArgument, "input line {}: expected a JSON string", number);
@@ -113,12 +124,15 @@ const bool registered = register_command({
       auto o = std::make_shared<Options>();
       app.add_option("-m,--model", o->model, "GGUF file, HF folder, or a known model name")
           ->required();
-      app.add_option("-p,--prompt", o->prompt, "Encode this text instead of reading stdin");
+      app.add_option("-p,--prompt", o->prompt, "Encode this text instead of reading stdin")
+          ->each([o](const std::string&) { o->has_prompt = true; });
       app.add_flag("--decode", o->decode, "Read JSON arrays of ids, print JSON strings");
       app.add_flag("--no-special", o->no_special, "Do not add BOS/EOS tokens");
       app.add_flag("--parse-special", o->parse_special,
                    "Turn special-token text such as <|im_start|> into its token");
       app.add_flag("--skip-special", o->skip_special, "With --decode: leave out special tokens");
+      app.add_flag("--incremental", o->incremental,
+                   "With --decode: print the text each id adds, as a JSON array");
       return [o] { return run(*o); };
     },
 });

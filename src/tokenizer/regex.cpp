@@ -35,13 +35,55 @@ std::string error_text(int code) {
   return reinterpret_cast<const char*>(buffer);
 }
 
+// Unicode White_Space: what the regex engine of HF tokenizers (Oniguruma)
+// means by \s. PCRE2's \s also takes U+180E, which Unicode dropped from the
+// spaces in 6.3, so tokenizer patterns get this explicit set instead.
+constexpr std::string_view kWhiteSpace =
+    R"(\t-\r\x{20}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
+
 }  // namespace
+
+std::string with_explicit_whitespace(std::string_view pattern) {
+  std::string out;
+  out.reserve(pattern.size() + 64);
+  bool in_class = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      const char e = pattern[++i];
+      if (e == 's' && in_class) {
+        out += kWhiteSpace;
+      } else if (e == 's') {
+        out.append("[").append(kWhiteSpace).append("]");
+      } else if (e == 'S' && !in_class) {
+        out.append("[^").append(kWhiteSpace).append("]");
+      } else {
+        out += c;
+        out += e;
+      }
+      continue;
+    }
+    if (c == '[' && !in_class) {
+      in_class = true;
+      out += c;
+      // A ']' right after '[' or '[^' is a literal, not the end of the class.
+      if (i + 1 < pattern.size() && pattern[i + 1] == '^') out += pattern[++i];
+      if (i + 1 < pattern.size() && pattern[i + 1] == ']') out += pattern[++i];
+      continue;
+    }
+    if (c == ']' && in_class) in_class = false;
+    out += c;
+  }
+  return out;
+}
 
 Regex::Regex(const std::string& pattern) : pattern_(pattern) {
   int error = 0;
   PCRE2_SIZE offset = 0;
-  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                                   PCRE2_UTF | PCRE2_UCP, &error, &offset, nullptr);
+  const std::string translated = with_explicit_whitespace(pattern);
+  pcre2_code* code =
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(translated.data()), translated.size(),
+                    PCRE2_UTF | PCRE2_UCP, &error, &offset, nullptr);
   if (code == nullptr)
     fail(ErrorKind::kBadFile, "bad pre-tokenizer regex at offset {}: {}", offset,
          error_text(error));

@@ -8,6 +8,9 @@
 
 namespace tessera::tokenizer {
 
+// `pattern` with \s and \S spelled out as Unicode White_Space (exposed for tests).
+std::string with_explicit_whitespace(std::string_view pattern);
+
 class Regex {
  public:
   // Throws Error(kBadFile) with PCRE2's message when `pattern` is invalid.

@@ -3,6 +3,7 @@
 #include "spec_internal.h"
 #include "tessera/core/error.h"
 #include "tessera/formats/gguf.h"
+#include "tessera/tokenizer/tokenizer.h"
 #include "tessera/tokenizer/tokenizer_spec.h"
 
 namespace tessera::tokenizer {
@@ -96,5 +97,8 @@ TokenizerSpec spec_from_gguf(const gguf::File& file) {
   }
   return spec;
 }
+
+// Here rather than in tokenizer.cpp so that only users of GGUF link the reader.
+Tokenizer Tokenizer::from_gguf(const gguf::File& file) { return Tokenizer(spec_from_gguf(file)); }
 
 }  // namespace tessera::tokenizer

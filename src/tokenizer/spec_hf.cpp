@@ -112,10 +112,15 @@ struct Reader {
       add_split(kPunctuationClass, parse_behavior(p["behavior"]), false);
     } else if (type == "Metaspace") {
       metaspace = true;
-      const std::string scheme = p.value("prepend_scheme", "always");
-      spec.add_space_prefix = p.value("add_prefix_space", scheme != "never");
-      if (p.value("split", false))
-        fail(ErrorKind::kUnsupported, "tokenizer.json: Metaspace with split is not supported");
+      if (p.value("replacement", kSpaceMark) != std::string(kSpaceMark))
+        fail(ErrorKind::kUnsupported, "tokenizer.json: Metaspace with another replacement");
+      // Older files say add_prefix_space; newer ones prepend_scheme.
+      const std::string scheme =
+          p.value("prepend_scheme", p.value("add_prefix_space", true) ? "always" : "never");
+      spec.add_space_prefix = scheme != "never";
+      spec.space_prefix_first_only = scheme == "first";
+      spec.space_prefix_if_missing = true;
+      spec.split_at_space_mark = p.value("split", true);
     } else {
       fail(ErrorKind::kUnsupported, "tokenizer.json: unsupported pre-tokenizer '{}'", type);
     }

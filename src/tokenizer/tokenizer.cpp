@@ -124,7 +124,7 @@ void Tokenizer::Impl::build_vocab() {
   }
   for (size_t id = 0; id < n; ++id) {
     const std::string& text = tokens[id];
-    vocab.try_emplace(text, static_cast<int32_t>(id));
+    if (!text.empty()) vocab.try_emplace(text, static_cast<int32_t>(id));
     const TokenType type = id < spec.token_types.size() ? spec.token_types[id] : TokenType::kNormal;
     if (type == TokenType::kControl || type == TokenType::kUnknown) special[id] = 1;
     std::string& bytes = bytes_of[id];
@@ -264,8 +264,21 @@ void Tokenizer::Impl::encode_text(std::string_view text, bool prefix_space,
   }
   if (spm) {
     std::string marked = replace_all(buffer, " ", kSpaceMark);
-    if (prefix_space && spec.add_space_prefix) marked.insert(0, kSpaceMark);
-    encode_spm(marked, out);
+    if (prefix_space && !(spec.space_prefix_if_missing && marked.starts_with(kSpaceMark)))
+      marked.insert(0, kSpaceMark);
+    if (!spec.split_at_space_mark) {
+      encode_spm(marked, out);
+      return;
+    }
+    // Metaspace split: every "▁" starts a new word.
+    const std::string_view view(marked);
+    size_t start = 0;
+    while (start < view.size()) {
+      size_t next = view.find(kSpaceMark, start + 1);
+      if (next == std::string_view::npos) next = view.size();
+      encode_spm(view.substr(start, next - start), out);
+      start = next;
+    }
     return;
   }
   pieces.clear();
@@ -279,7 +292,6 @@ Tokenizer::~Tokenizer() = default;
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
-Tokenizer Tokenizer::from_gguf(const gguf::File& file) { return Tokenizer(spec_from_gguf(file)); }
 Tokenizer Tokenizer::from_hf_folder(const std::string& dir) {
   return Tokenizer(spec_from_hf_folder(dir));
 }
@@ -297,13 +309,17 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
   if (add_special_tokens && m.spec.add_bos && m.spec.bos_id >= 0) out.push_back(m.spec.bos_id);
   thread_local std::vector<TextChunk> chunks;
   m.added.split(text, parse_special, chunks);
-  bool after_token = true;  // SentencePiece puts its prefix space after each added token
+  // SentencePiece puts its prefix space before the text and after each
+  // added token (the text runs HF normalizes one by one).
+  bool after_token = true;
   for (const TextChunk& c : chunks) {
     if (c.id >= 0) {
       out.push_back(c.id);
       after_token = true;
     } else {
-      m.encode_text(text.substr(c.begin, c.end - c.begin), after_token, out);
+      const bool prefix = m.spec.add_space_prefix && after_token &&
+                          (!m.spec.space_prefix_first_only || c.begin == 0);
+      m.encode_text(text.substr(c.begin, c.end - c.begin), prefix, out);
       after_token = false;
     }
   }

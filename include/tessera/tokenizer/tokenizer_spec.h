@@ -80,6 +80,12 @@ struct TokenizerSpec {
   bool ignore_merges = false;     // a word that is already a token is not merged (Llama 3)
   bool byte_fallback = false;     // unknown pieces become <0xXX> tokens (SentencePiece)
   bool add_space_prefix = false;  // SentencePiece: "▁" before the text
+  // HF Metaspace variants of the prefix: only before the text's first run
+  // (prepend_scheme "first"), only where the run does not start with a
+  // space already; and splitting words before each "▁" (split: true).
+  bool space_prefix_first_only = false;
+  bool space_prefix_if_missing = false;
+  bool split_at_space_mark = false;
 
   std::string chat_template;
   std::string bos_token, eos_token;  // their text, for chat templates
