@@ -46,6 +46,11 @@ void reset_peak_memory(Backend& backend);
 // Returns cached (freed) blocks to the device.
 void release_cached_memory(Backend& backend);
 
+// Whether matmuls of at most 8 rows use the GEMV kernel instead of cuBLASLt
+// (default on; the environment variable TESSERA_CUDA_GEMV=0 turns it off).
+// Benchmarks compare the two.
+void set_gemv_enabled(Backend& backend, bool on);
+
 // Fills a BF16 or F32 device tensor with uniform values in [-scale, scale)
 // from a counter-based generator: the same (seed, element index) always gives
 // the same value, on any GPU.

@@ -464,6 +464,7 @@ MemoryStats memory_stats(const Backend& backend) {
 }
 void reset_peak_memory(Backend& backend) { as_cuda(backend).allocator().reset_peak(); }
 void release_cached_memory(Backend& backend) { as_cuda(backend).allocator().release_cached(); }
+void set_gemv_enabled(Backend& backend, bool on) { as_cuda(backend).set_use_gemv(on); }
 void fill_uniform(Backend& backend, Tensor& t, uint64_t seed, float scale) {
   as_cuda(backend).fill_uniform(t, seed, scale);
 }
