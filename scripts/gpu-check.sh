@@ -44,7 +44,7 @@ fi
   nvcc --version | tail -2
   cmake --version | head -1
   g++ --version | head -1
-  git log -1 --format='commit %H %s' 2>/dev/null || cat .gpu-commit 2>/dev/null || true
+  cat .gpu-commit 2>/dev/null || git log -1 --format='commit %H %s' 2>/dev/null || true
 } 2>&1 | tee "$OUT/env.txt"
 device=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
 
