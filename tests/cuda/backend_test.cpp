@@ -130,6 +130,30 @@ TEST(CudaBackend, UploadRingWrapsWithoutCorruption) {
   }
 }
 
+TEST(CudaBackend, CopyDevice) {
+  const uint32_t seed = fresh_seed();
+  SCOPED_TRACE(seed);
+  std::mt19937 rng(seed);
+  for (auto [offset, bytes] :
+       {std::pair<size_t, size_t>{0, size_t(48) << 20}, {0, 1000016}, {2, 77}, {16, 3}}) {
+    const auto src_h = random_bf16(bytes / 2 + 16, rng);
+    Tensor src = upload(src_h, {int64_t(src_h.size())});
+    Tensor dst = backend().alloc(DType::kBF16, {int64_t(src_h.size())});
+    poison(dst);
+    char* d = static_cast<char*>(dst.data()) + offset;
+    const char* s = static_cast<const char*>(src.data()) + offset;
+    cuda::copy_device(backend(), d, s, bytes);
+    std::vector<uint8_t> a(bytes), b(bytes);
+    backend().synchronize();
+    ASSERT_EQ(cudaMemcpy(a.data(), d, bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(b.data(), s, bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+    EXPECT_EQ(a, b) << bytes << " bytes at offset " << offset;
+    uint8_t after = 0;
+    ASSERT_EQ(cudaMemcpy(&after, d + bytes, 1, cudaMemcpyDeviceToHost), cudaSuccess);
+    EXPECT_EQ(after, 0xff) << "wrote past the end";
+  }
+}
+
 TEST(CudaBackend, RejectsHostTensorsInOps) {
   Tensor host = Tensor::empty(DType::kBF16, {2, 8});
   Tensor dev = backend().alloc(DType::kBF16, {2, 8});

@@ -51,6 +51,11 @@ void release_cached_memory(Backend& backend);
 // Benchmarks compare the two.
 void set_gemv_enabled(Backend& backend, bool on);
 
+// dst = src for `bytes` bytes of this backend's device memory (no overlap),
+// by a copy kernel on the backend's stream (the bandwidth ceiling of the
+// benchmarks; also usable for KV block copies).
+void copy_device(Backend& backend, void* dst, const void* src, size_t bytes);
+
 // Fills a BF16 or F32 device tensor with uniform values in [-scale, scale)
 // from a counter-based generator: the same (seed, element index) always gives
 // the same value, on any GPU.

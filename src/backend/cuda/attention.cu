@@ -204,23 +204,37 @@ __global__ void __launch_bounds__(WARPS * 32) attention_kernel(Params p) {
   }
 
   const int n_tiles = (kv_end - kv_begin + BLOCK_N - 1) / BLOCK_N;
+  // A tile's keys live in up to BLOCK_N / block_size pages. Each lane looks
+  // up the cache offset of one key per 32 (one independent table load per
+  // lane); the copy loop then takes offsets from lanes by shuffle instead of
+  // a dependent table load per 16-byte chunk.
+  static_assert((BLOCK_N == 32 || BLOCK_N == 64) && (BLOCK_N * CHUNKS) % THREADS == 0 &&
+                32 % CHUNKS == 0);
+  auto key_offset = [&](int j) -> int64_t {
+    if (j >= kv_end) return -1;
+    const int page = j / a.block_size;
+    return ((int64_t(table[page]) * a.num_kv_heads + kvh) * a.block_size +
+            (j - page * a.block_size)) *
+           D;
+  };
   auto load_kv = [&](int stage, int tile_idx) {
     const int j0 = kv_begin + tile_idx * BLOCK_N;
+    const int64_t off_lo = key_offset(j0 + lane);
+    const int64_t off_hi = BLOCK_N == 64 ? key_offset(j0 + 32 + lane) : -1;
     bf16* dk = sK + stage * BLOCK_N * D;
     bf16* dv = sV + stage * BLOCK_N * D;
-    for (int c = tid; c < BLOCK_N * CHUNKS; c += THREADS) {
+#pragma unroll
+    for (int i = 0; i < BLOCK_N * CHUNKS / THREADS; ++i) {
+      const int c = i * THREADS + tid;
       const int key = c / CHUNKS, ch = c % CHUNKS;
-      const int j = j0 + key;
-      const bool valid = j < kv_end;
-      int64_t off = 0;
-      if (valid) {
-        const int blk = table[j / a.block_size];
-        off =
-            ((int64_t(blk) * a.num_kv_heads + kvh) * a.block_size + j % a.block_size) * D + ch * 8;
-      }
+      // A warp's chunks here cover 32 / CHUNKS consecutive keys starting at
+      // a multiple of that, so key / 32 is the same across the warp.
+      const int64_t off = __shfl_sync(0xffffffffu, key < 32 ? off_lo : off_hi, key % 32);
+      const bool valid = off >= 0;
+      const int64_t src = valid ? off + ch * 8 : 0;
       const int so = swizzle<D>(key, ch);
-      cp_async_16(smem_addr(dk + so), k_cache + off, valid);
-      cp_async_16(smem_addr(dv + so), v_cache + off, valid);
+      cp_async_16(smem_addr(dk + so), k_cache + src, valid);
+      cp_async_16(smem_addr(dv + so), v_cache + src, valid);
     }
   };
 
@@ -490,11 +504,11 @@ AttentionPlan plan_attention(const AttentionArgs& a, int sm_count, int force_par
     partition = int(ceil_div(force_partition, kDecodeBlockN) * kDecodeBlockN);
   } else {
     // Enough CTAs to fill every SM a few times over, but no split shorter
-    // than 256 keys (the merge costs more than it saves below that).
+    // than 128 keys (four tiles; the merge costs more than it saves below).
     const int64_t ctas = int64_t(a.num_seqs) * a.num_kv_heads * plan.head_chunks;
     const int64_t want =
         std::max<int64_t>(1, ceil_div(int64_t(sm_count) * 4, std::max<int64_t>(ctas, 1)));
-    const int64_t splits = std::min<int64_t>(want, std::max<int64_t>(1, max_ctx / 256));
+    const int64_t splits = std::min<int64_t>(want, std::max<int64_t>(1, max_ctx / 128));
     partition = int(ceil_div(ceil_div(std::max<int64_t>(max_ctx, 1), splits), kDecodeBlockN) *
                     kDecodeBlockN);
   }

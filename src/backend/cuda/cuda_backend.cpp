@@ -464,6 +464,11 @@ MemoryStats memory_stats(const Backend& backend) {
 }
 void reset_peak_memory(Backend& backend) { as_cuda(backend).allocator().reset_peak(); }
 void release_cached_memory(Backend& backend) { as_cuda(backend).allocator().release_cached(); }
+void copy_device(Backend& backend, void* dst, const void* src, size_t bytes) {
+  CudaBackend& b = as_cuda(backend);
+  const cudaError_t err = launch_copy(dst, src, bytes, b.info().sm_count, b.stream());
+  if (err != cudaSuccess) fail_cuda(err, "copy_device", __FILE__, __LINE__);
+}
 void set_gemv_enabled(Backend& backend, bool on) { as_cuda(backend).set_use_gemv(on); }
 void fill_uniform(Backend& backend, Tensor& t, uint64_t seed, float scale) {
   as_cuda(backend).fill_uniform(t, seed, scale);

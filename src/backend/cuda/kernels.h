@@ -43,6 +43,9 @@ cudaError_t launch_silu_mul(const void* gate, int64_t gate_stride, const void* u
 // x += y
 cudaError_t launch_add(void* x, int64_t x_stride, const void* y, int64_t y_stride, int64_t rows,
                        int64_t cols, cudaStream_t stream);
+// dst = src (device memory, non-overlapping), by a copy kernel.
+cudaError_t launch_copy(void* dst, const void* src, size_t bytes, int sm_count,
+                        cudaStream_t stream);
 // Uniform values in [-scale, scale) from a hash of (seed, index).
 cudaError_t launch_fill_uniform(void* data, int64_t n, bool f32, uint64_t seed, float scale,
                                 cudaStream_t stream);

@@ -1,6 +1,8 @@
 // Row gathers (embedding, gather_rows), RMSNorm with the fused residual add,
 // SiLU·mul, add, and random fills. Memory-bound: each picks 16-byte accesses
 // when every row start is 16-byte aligned, and 2-byte ones otherwise.
+#include <algorithm>
+
 #include "device_utils.cuh"
 #include "kernels.h"
 
@@ -146,7 +148,46 @@ __global__ void fill_uniform_kernel(void* data, int64_t n, bool f32, uint64_t se
   }
 }
 
+// ---- copy ---------------------------------------------------------------------
+
+// 16-byte pieces, four loads in flight per thread before the stores.
+__global__ void copy_kernel(uint4* __restrict__ dst, const uint4* __restrict__ src, int64_t n) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  for (; i + 3 * stride < n; i += 4 * stride) {
+    const uint4 a = __ldcs(src + i), b = __ldcs(src + i + stride), c = __ldcs(src + i + 2 * stride),
+                d = __ldcs(src + i + 3 * stride);
+    __stcs(dst + i, a);
+    __stcs(dst + i + stride, b);
+    __stcs(dst + i + 2 * stride, c);
+    __stcs(dst + i + 3 * stride, d);
+  }
+  for (; i < n; i += stride) dst[i] = src[i];
+}
+
+__global__ void copy_bytes_kernel(char* dst, const char* src, int64_t n) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    dst[i] = src[i];
+}
+
 }  // namespace
+
+cudaError_t launch_copy(void* dst, const void* src, size_t bytes, int sm_count,
+                        cudaStream_t stream) {
+  if (bytes == 0) return cudaSuccess;
+  if (aligned_to(16, uint64_t(dst), uint64_t(src), bytes)) {
+    const int64_t n = int64_t(bytes / 16);
+    const int64_t blocks = std::min<int64_t>(ceil_div(n, kThreads), int64_t(sm_count) * 8);
+    copy_kernel<<<unsigned(blocks), kThreads, 0, stream>>>(static_cast<uint4*>(dst),
+                                                           static_cast<const uint4*>(src), n);
+  } else {
+    const int64_t blocks = std::min<int64_t>(ceil_div(int64_t(bytes), kThreads), 65535);
+    copy_bytes_kernel<<<unsigned(blocks), kThreads, 0, stream>>>(
+        static_cast<char*>(dst), static_cast<const char*>(src), int64_t(bytes));
+  }
+  return cudaGetLastError();
+}
 
 cudaError_t launch_gather_rows(const void* src, int64_t src_rows, size_t src_stride,
                                const int32_t* idx, int64_t n, size_t row_bytes, void* dst,
