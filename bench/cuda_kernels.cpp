@@ -426,6 +426,8 @@ int main(int argc, char** argv) {
       quick = true;
     else if (std::strcmp(argv[i], "--json") == 0 && i + 1 < argc)
       json = argv[++i];
+    else if (std::strcmp(argv[i], "--filter") == 0 && i + 1 < argc)
+      filter = argv[++i];
     else {
       std::fprintf(stderr, "usage: %s [--quick] [--json FILE] [--filter SECTION]\n", argv[0]);
       return 2;

@@ -163,11 +163,12 @@ else
   note "compute-sanitizer: not installed"
 fi
 
-# ---- profile (PROFILE=1): Nsight Compute on one decode and one prefill launch ----
+# ---- profile (PROFILE=1): Nsight Compute on one launch of the main kernels ----
 if [ "${PROFILE:-0}" = 1 ] && command -v ncu >/dev/null; then
-  for what in "decode ILi1ELi32ELi3ELb1E" "prefill ILi4ELi64ELi2ELb0E"; do
+  for what in "decode attention_kernelILi128ELi1ELi32ELi3ELb1E" \
+              "prefill attention_kernelILi128ELi4ELi64ELi2ELb0E" "gemm gemv_kernelILi1E"; do
     set -- $what
-    ncu --clock-control none --kernel-name-base mangled -k "regex:attention_kernel$2" \
+    ncu --clock-control none --kernel-name-base mangled -k "regex:$2" \
       --launch-count 1 --section SpeedOfLight --section Occupancy --section LaunchStats \
       --section SchedulerStats --section WarpStateStats --section MemoryWorkloadAnalysis \
       --section ComputeWorkloadAnalysis --section InstructionStats \

@@ -1,17 +1,25 @@
 // out[M, N] = x[M, K] · w[N, K]^T for M <= 8 tokens: decode-sized products,
-// bound by reading w once. Each warp owns R rows of w and streams them in
-// 16-byte pieces (UNROLL pieces per lane in flight, marked evict-first so the
-// weights do not push the activations out of L2), keeping the M × R dot
-// products in registers and reducing across the warp at the end.
+// bound by reading w once. A block of 128 threads owns R rows of w and
+// splits K among its threads, each streaming 16-byte pieces of the R rows
+// (UNROLL pieces per row in flight, marked evict-first so the weights do not
+// push the activations out of L2) and keeping M × R partial dot products in
+// registers; a warp then a block reduction finishes them. Splitting K inside
+// the block keeps every thread's chain of dependent loads short.
 #include "device_utils.cuh"
 #include "kernels.h"
 
 namespace tessera::cuda {
 namespace {
 
-constexpr int kWarps = 4;
-constexpr int kRowsPerWarp = 2;
+constexpr int kThreads = 128;
 constexpr int kUnroll = 4;
+
+// Rows per block: more rows keep more bytes in flight per thread; fewer
+// leave registers for the M × R accumulators of larger M.
+template <int M>
+__host__ __device__ constexpr int rows_per_block() {
+  return M <= 2 ? 4 : 2;
+}
 
 __device__ __forceinline__ float dot8(const uint4& a, const uint4& b) {
   const __nv_bfloat162* x = reinterpret_cast<const __nv_bfloat162*>(&a);
@@ -38,13 +46,13 @@ __device__ __forceinline__ void accumulate(const bf16* __restrict__ x, int64_t x
 }
 
 template <int M>
-__global__ void __launch_bounds__(kWarps * 32)
+__global__ void __launch_bounds__(kThreads)
     gemv_kernel(const bf16* __restrict__ x, int64_t x_stride, const bf16* __restrict__ w,
                 int64_t w_stride, void* out, int64_t out_stride, bool out_f32, int N, int K) {
-  constexpr int R = kRowsPerWarp;
-  const int lane = threadIdx.x & 31;
-  const int64_t n0 = (int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5)) * R;
-  if (n0 >= N) return;
+  constexpr int R = rows_per_block<M>();
+  __shared__ float partial[kThreads / 32][M * R];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int64_t n0 = int64_t(blockIdx.x) * R;
   const int chunks = K / 8;
   const uint4* rows[R];
 #pragma unroll
@@ -57,17 +65,17 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
     for (int r = 0; r < R; ++r) acc[m][r] = 0.0f;
 
-  int c = lane;
-  for (; c + 32 * (kUnroll - 1) < chunks; c += 32 * kUnroll) {
+  int c = tid;
+  for (; c + kThreads * (kUnroll - 1) < chunks; c += kThreads * kUnroll) {
     uint4 wv[kUnroll][R];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u)
 #pragma unroll
-      for (int r = 0; r < R; ++r) wv[u][r] = __ldcs(rows[r] + c + 32 * u);
+      for (int r = 0; r < R; ++r) wv[u][r] = __ldcs(rows[r] + c + kThreads * u);
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) accumulate<M, R>(x, x_stride, wv[u], c + 32 * u, acc);
+    for (int u = 0; u < kUnroll; ++u) accumulate<M, R>(x, x_stride, wv[u], c + kThreads * u, acc);
   }
-  for (; c < chunks; c += 32) {
+  for (; c < chunks; c += kThreads) {
     uint4 wv[R];
 #pragma unroll
     for (int r = 0; r < R; ++r) wv[r] = __ldcs(rows[r] + c);
@@ -77,28 +85,31 @@ __global__ void __launch_bounds__(kWarps * 32)
 #pragma unroll
   for (int m = 0; m < M; ++m)
 #pragma unroll
-    for (int r = 0; r < R; ++r) acc[m][r] = warp_sum(acc[m][r]);
-  if (lane != 0) return;
-#pragma unroll
-  for (int m = 0; m < M; ++m)
-#pragma unroll
     for (int r = 0; r < R; ++r) {
-      if (n0 + r >= N) continue;
-      const int64_t o = m * out_stride + n0 + r;
-      if (out_f32)
-        static_cast<float*>(out)[o] = acc[m][r];
-      else
-        static_cast<bf16*>(out)[o] = __float2bfloat16_rn(acc[m][r]);
+      const float v = warp_sum(acc[m][r]);
+      if (lane == 0) partial[warp][m * R + r] = v;
     }
+  __syncthreads();
+  if (tid >= M * R) return;
+  const int m = tid / R, r = tid % R;
+  if (n0 + r >= N) return;
+  float sum = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kThreads / 32; ++i) sum += partial[i][tid];
+  const int64_t o = m * out_stride + n0 + r;
+  if (out_f32)
+    static_cast<float*>(out)[o] = sum;
+  else
+    static_cast<bf16*>(out)[o] = __float2bfloat16_rn(sum);
 }
 
 template <int M>
 cudaError_t launch_m(const bf16* x, int64_t x_stride, const bf16* w, int64_t w_stride, void* out,
                      int64_t out_stride, bool out_f32, int N, int K, cudaStream_t stream) {
-  const int64_t warps = (int64_t(N) + kRowsPerWarp - 1) / kRowsPerWarp;
-  const unsigned blocks = unsigned((warps + kWarps - 1) / kWarps);
-  gemv_kernel<M><<<blocks, kWarps * 32, 0, stream>>>(x, x_stride, w, w_stride, out, out_stride,
-                                                     out_f32, N, K);
+  constexpr int R = rows_per_block<M>();
+  const unsigned blocks = unsigned((int64_t(N) + R - 1) / R);
+  gemv_kernel<M>
+      <<<blocks, kThreads, 0, stream>>>(x, x_stride, w, w_stride, out, out_stride, out_f32, N, K);
   return cudaGetLastError();
 }
 
