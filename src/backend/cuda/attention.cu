@@ -204,23 +204,25 @@ __global__ void __launch_bounds__(WARPS * 32) attention_kernel(Params p) {
   }
 
   const int n_tiles = (kv_end - kv_begin + BLOCK_N - 1) / BLOCK_N;
+  // The earliest position among the tile's query tokens.
+  const int min_qpos = ctx - q_len + (first_token - q0);
   // A tile's keys live in up to BLOCK_N / block_size pages. Each lane looks
   // up the cache offset of one key per 32 (one independent table load per
   // lane); the copy loop then takes offsets from lanes by shuffle instead of
   // a dependent table load per 16-byte chunk.
   static_assert((BLOCK_N == 32 || BLOCK_N == 64) && (BLOCK_N * CHUNKS) % THREADS == 0 &&
                 32 % CHUNKS == 0);
-  auto key_offset = [&](int j) -> int64_t {
+  // Row (of D elements) of key j in the cache, or -1 past the range. Rows
+  // fit 32 bits: a cache tensor holds fewer than 2^31 rows.
+  auto key_row = [&](int j) -> int {
     if (j >= kv_end) return -1;
     const int page = j / a.block_size;
-    return ((int64_t(table[page]) * a.num_kv_heads + kvh) * a.block_size +
-            (j - page * a.block_size)) *
-           D;
+    return (table[page] * a.num_kv_heads + kvh) * a.block_size + (j - page * a.block_size);
   };
   auto load_kv = [&](int stage, int tile_idx) {
     const int j0 = kv_begin + tile_idx * BLOCK_N;
-    const int64_t off_lo = key_offset(j0 + lane);
-    const int64_t off_hi = BLOCK_N == 64 ? key_offset(j0 + 32 + lane) : -1;
+    const int row_lo = key_row(j0 + lane);
+    const int row_hi = BLOCK_N == 64 ? key_row(j0 + 32 + lane) : -1;
     bf16* dk = sK + stage * BLOCK_N * D;
     bf16* dv = sV + stage * BLOCK_N * D;
 #pragma unroll
@@ -229,9 +231,9 @@ __global__ void __launch_bounds__(WARPS * 32) attention_kernel(Params p) {
       const int key = c / CHUNKS, ch = c % CHUNKS;
       // A warp's chunks here cover 32 / CHUNKS consecutive keys starting at
       // a multiple of that, so key / 32 is the same across the warp.
-      const int64_t off = __shfl_sync(0xffffffffu, key < 32 ? off_lo : off_hi, key % 32);
-      const bool valid = off >= 0;
-      const int64_t src = valid ? off + ch * 8 : 0;
+      const int row = __shfl_sync(0xffffffffu, key < 32 ? row_lo : row_hi, key % 32);
+      const bool valid = row >= 0;
+      const int64_t src = valid ? int64_t(row) * D + ch * 8 : 0;
       const int so = swizzle<D>(key, ch);
       cp_async_16(smem_addr(dk + so), k_cache + src, valid);
       cp_async_16(smem_addr(dv + so), v_cache + src, valid);
@@ -278,6 +280,9 @@ __global__ void __launch_bounds__(WARPS * 32) attention_kernel(Params p) {
     const bf16* tk = sK + (it % STAGES) * BLOCK_N * D;
     const bf16* tv = sV + (it % STAGES) * BLOCK_N * D;
     const int j0 = kv_begin + it * BLOCK_N;
+    // Tiles wholly visible to every row skip the mask (padding rows then
+    // compute on zeros, and are never written).
+    const bool need_mask = j0 + BLOCK_N > kv_end || j0 + BLOCK_N - 1 > min_qpos;
 
     // S = Q K^T for this warp's 16 rows and BLOCK_N keys.
     float s[BLOCK_N / 8][4];
@@ -306,7 +311,7 @@ __global__ void __launch_bounds__(WARPS * 32) attention_kernel(Params p) {
         const int j = j0 + nb * 8 + 2 * t4 + (e & 1);
         const int qpos = e < 2 ? info_lo.qpos : info_hi.qpos;
         float v = s[nb][e] * scale;
-        if (j >= kv_end || j > qpos) v = -INFINITY;
+        if (need_mask && (j >= kv_end || j > qpos)) v = -INFINITY;
         s[nb][e] = v;
       }
       mx_lo = fmaxf(mx_lo, fmaxf(s[nb][0], s[nb][1]));
@@ -426,7 +431,7 @@ __global__ void combine_splits_kernel(Params p) {
 // ---- configurations ----
 
 constexpr int kPrefillWarps = 4, kPrefillBlockN = 64, kPrefillStages = 2;
-constexpr int kDecodeWarps = 1, kDecodeBlockN = 32, kDecodeStages = 3;
+constexpr int kDecodeWarps = 1, kDecodeBlockN = 32, kDecodeStages = 2;
 
 template <int D, int WARPS, int BLOCK_N, int STAGES>
 constexpr size_t smem_bytes() {
@@ -486,7 +491,8 @@ const char* attention_unsupported(const AttentionArgs& a) {
   return nullptr;
 }
 
-AttentionPlan plan_attention(const AttentionArgs& a, int sm_count, int force_partition) {
+AttentionPlan plan_attention(const AttentionArgs& a, int sm_count, int decode_ctas_per_sm,
+                             int force_partition) {
   AttentionPlan plan;
   const int group = a.num_heads / a.num_kv_heads;
   if (a.num_tokens > a.num_seqs) {
@@ -498,26 +504,45 @@ AttentionPlan plan_attention(const AttentionArgs& a, int sm_count, int force_par
     plan.prefill_ctas = int(ceil_div(a.num_tokens, tq) + prefill_seqs);
   }
   plan.head_chunks = int(ceil_div(group, 16));
-  const int64_t max_ctx = int64_t(a.max_blocks_per_seq) * a.block_size;
-  int partition;
+  const int64_t max_ctx = std::max<int64_t>(int64_t(a.max_blocks_per_seq) * a.block_size, 1);
+  int64_t splits = 1;
   if (force_partition > 0) {
-    partition = int(ceil_div(force_partition, kDecodeBlockN) * kDecodeBlockN);
+    splits = ceil_div(max_ctx, ceil_div(force_partition, kDecodeBlockN) * kDecodeBlockN);
   } else {
-    // Enough CTAs to fill every SM a few times over, but no split shorter
-    // than 128 keys (four tiles; the merge costs more than it saves below).
+    // Model the decode launch: waves of resident CTAs, each as long as its
+    // tiles plus a fixed start-up (about three tiles' worth), plus the merge
+    // (about four) when split. Splits shorter than two tiles never pay.
     const int64_t ctas = int64_t(a.num_seqs) * a.num_kv_heads * plan.head_chunks;
-    const int64_t want =
-        std::max<int64_t>(1, ceil_div(int64_t(sm_count) * 4, std::max<int64_t>(ctas, 1)));
-    const int64_t splits = std::min<int64_t>(want, std::max<int64_t>(1, max_ctx / 128));
-    partition = int(ceil_div(ceil_div(std::max<int64_t>(max_ctx, 1), splits), kDecodeBlockN) *
-                    kDecodeBlockN);
+    const int64_t capacity = std::max<int64_t>(1, int64_t(sm_count) * decode_ctas_per_sm);
+    const int64_t max_splits = std::clamp<int64_t>(max_ctx / (2 * kDecodeBlockN), 1, 256);
+    double best = 1e300;
+    for (int64_t s = 1; s <= max_splits; ++s) {
+      const int64_t tiles = ceil_div(ceil_div(max_ctx, s), kDecodeBlockN);
+      const double cost =
+          double(ceil_div(ctas * s, capacity)) * double(tiles + 3) + (s > 1 ? 4 : 0);
+      if (cost < best) best = cost, splits = s;
+    }
   }
-  plan.partition = partition;
-  plan.num_splits = int(std::max<int64_t>(1, ceil_div(max_ctx, partition)));
+  plan.partition = int(ceil_div(ceil_div(max_ctx, splits), kDecodeBlockN) * kDecodeBlockN);
+  plan.num_splits = int(ceil_div(max_ctx, plan.partition));
   if (plan.num_splits > 1)
     plan.workspace_bytes = size_t(a.num_seqs) * a.num_heads * plan.num_splits *
                            (size_t(a.head_dim) + 1) * sizeof(float);
   return plan;
+}
+
+int decode_ctas_per_sm(int head_dim) {
+  int n = 0;
+  cudaError_t err = cudaErrorInvalidValue;
+  if (head_dim == 64)
+    err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+        &n, attention_kernel<64, kDecodeWarps, kDecodeBlockN, kDecodeStages, true>,
+        kDecodeWarps * 32, smem_bytes<64, kDecodeWarps, kDecodeBlockN, kDecodeStages>());
+  if (head_dim == 128)
+    err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+        &n, attention_kernel<128, kDecodeWarps, kDecodeBlockN, kDecodeStages, true>,
+        kDecodeWarps * 32, smem_bytes<128, kDecodeWarps, kDecodeBlockN, kDecodeStages>());
+  return err == cudaSuccess && n > 0 ? n : 1;
 }
 
 cudaError_t prepare_attention_kernels() {

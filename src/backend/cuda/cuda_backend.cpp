@@ -398,7 +398,9 @@ void CudaBackend::paged_attention(const Tensor& q, const KvLayer& cache, const A
   a.scale = scale;
   if (const char* why = attention_unsupported(a))
     fail(ErrorKind::kUnsupported, "CUDA paged attention: {}", why);
-  const AttentionPlan plan = plan_attention(a, info_.sm_count, forced_partition_);
+  int& per_sm = head_dim == 64 ? decode_ctas_per_sm_[0] : decode_ctas_per_sm_[1];
+  if (per_sm == 0) per_sm = decode_ctas_per_sm(head_dim);
+  const AttentionPlan plan = plan_attention(a, info_.sm_count, per_sm, forced_partition_);
   void* ws = plan.workspace_bytes ? attention_workspace(plan.workspace_bytes) : nullptr;
   check_launch(launch_attention(a, plan, ws, stream_), "paged_attention");
 }

@@ -82,6 +82,7 @@ class CudaBackend final : public Backend {
   cudaEvent_t staging_done_ = nullptr;
   std::vector<std::pair<RopeParams, RopeFreqs>> rope_cache_;
   int forced_partition_ = 0;
+  int decode_ctas_per_sm_[2] = {0, 0};  // head_dim 64, 128
   bool use_gemv_ = true;
 };
 

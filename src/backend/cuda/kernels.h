@@ -117,9 +117,13 @@ struct AttentionPlan {
   int partition = 0;
   size_t workspace_bytes = 0;  // partial outputs of the splits
 };
-// force_partition > 0 fixes the split length (tests); otherwise it is sized
-// so the decode launch fills the GPU.
-AttentionPlan plan_attention(const AttentionArgs& a, int sm_count, int force_partition = 0);
+// force_partition > 0 fixes the split length (tests); otherwise the split
+// count minimizes a model of the decode launch's time (waves of resident
+// CTAs times tiles per CTA, plus the merge).
+AttentionPlan plan_attention(const AttentionArgs& a, int sm_count, int decode_ctas_per_sm,
+                             int force_partition = 0);
+// Resident decode CTAs per SM (occupancy), for plan_attention.
+int decode_ctas_per_sm(int head_dim);
 cudaError_t launch_attention(const AttentionArgs& a, const AttentionPlan& plan, void* workspace,
                              cudaStream_t stream);
 // Raises the shared-memory limit of the attention kernels (once per device).
