@@ -406,26 +406,80 @@ __global__ void __launch_bounds__(WARPS * 32) attention_kernel(Params p) {
 }
 
 // Merges the splits of decode sequences that had more than one: one block
-// per (sequence, query head), one thread per output dimension.
-__global__ void combine_splits_kernel(Params p) {
+// of 128 threads per (sequence, query head). The split weights are computed
+// once into shared memory; each warp then sums a quarter of the splits'
+// partial outputs (D / 32 dims per lane, several loads in flight), and the
+// warps' sums are added in shared memory.
+constexpr int kMaxSplits = 256;
+constexpr int kCombineWarps = 4;
+
+template <int D>
+__global__ void __launch_bounds__(kCombineWarps * 32) combine_splits_kernel(Params p) {
+  constexpr int VEC = D / 32;
+  __shared__ float s_w[kMaxSplits];
+  __shared__ float s_red[32];
+  __shared__ float s_acc[kCombineWarps][D];
   const AttentionArgs& a = p.a;
-  const int seq = blockIdx.x, head = blockIdx.y, d = threadIdx.x;
+  const int seq = blockIdx.x, head = blockIdx.y;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int q0 = a.query_start[seq];
   if (a.query_start[seq + 1] - q0 != 1) return;
   const int ctx = a.context_lens[seq];
   const int n = (ctx + p.partition - 1) / p.partition;
   if (n <= 1) return;
   const int64_t base = (int64_t(seq) * a.num_heads + head) * p.max_splits;
+
   float mx = -INFINITY;
-  for (int s = 0; s < n; ++s) mx = fmaxf(mx, p.part_lse[base + s]);
-  float wsum = 0.0f, acc = 0.0f;
-  for (int s = 0; s < n; ++s) {
-    const float w = exp2f(p.part_lse[base + s] - mx);
-    wsum += w;
-    acc += w * p.part_o[(base + s) * a.head_dim + d];
+  for (int s = tid; s < n; s += blockDim.x) {
+    const float v = p.part_lse[base + s];
+    s_w[s] = v;
+    mx = fmaxf(mx, v);
   }
-  bf16* dst = static_cast<bf16*>(a.out) + int64_t(q0) * a.out_stride + int64_t(head) * a.head_dim;
-  dst[d] = __float2bfloat16_rn(acc / wsum);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+  if (lane == 0) s_red[warp] = mx;
+  __syncthreads();
+  mx = s_red[0];
+#pragma unroll
+  for (int w = 1; w < kCombineWarps; ++w) mx = fmaxf(mx, s_red[w]);
+  float wsum = 0.0f;
+  for (int s = tid; s < n; s += blockDim.x) {
+    const float w = exp2f(s_w[s] - mx);
+    s_w[s] = w;
+    wsum += w;
+  }
+  wsum = block_sum(wsum, s_red);  // its barriers also publish s_w
+
+  float acc[VEC];
+#pragma unroll
+  for (int i = 0; i < VEC; ++i) acc[i] = 0.0f;
+#pragma unroll 4
+  for (int s = warp; s < n; s += kCombineWarps) {
+    const float* src = p.part_o + (base + s) * D + lane * VEC;
+    float v[VEC];
+    if constexpr (VEC == 4) {
+      const float4 f = *reinterpret_cast<const float4*>(src);
+      v[0] = f.x, v[1] = f.y, v[2] = f.z, v[3] = f.w;
+    } else {
+      const float2 f = *reinterpret_cast<const float2*>(src);
+      v[0] = f.x, v[1] = f.y;
+    }
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) acc[i] = fmaf(s_w[s], v[i], acc[i]);
+  }
+#pragma unroll
+  for (int i = 0; i < VEC; ++i) s_acc[warp][lane * VEC + i] = acc[i];
+  __syncthreads();
+  if (warp != 0) return;
+  bf16* dst = static_cast<bf16*>(a.out) + int64_t(q0) * a.out_stride + int64_t(head) * D;
+  const float inv = 1.0f / wsum;
+#pragma unroll
+  for (int i = 0; i < VEC; ++i) {
+    float t = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kCombineWarps; ++w) t += s_acc[w][lane * VEC + i];
+    dst[lane * VEC + i] = __float2bfloat16_rn(t * inv);
+  }
 }
 
 // ---- configurations ----
@@ -468,7 +522,8 @@ cudaError_t launch_for_dim(const Params& p, const AttentionPlan& plan, cudaStrea
          stream>>>(p);
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess || plan.num_splits == 1) return err;
-  combine_splits_kernel<<<dim3(unsigned(a.num_seqs), unsigned(a.num_heads)), D, 0, stream>>>(p);
+  combine_splits_kernel<D>
+      <<<dim3(unsigned(a.num_seqs), unsigned(a.num_heads)), kCombineWarps * 32, 0, stream>>>(p);
   return cudaGetLastError();
 }
 
@@ -514,7 +569,7 @@ AttentionPlan plan_attention(const AttentionArgs& a, int sm_count, int decode_ct
     // (about four) when split. Splits shorter than two tiles never pay.
     const int64_t ctas = int64_t(a.num_seqs) * a.num_kv_heads * plan.head_chunks;
     const int64_t capacity = std::max<int64_t>(1, int64_t(sm_count) * decode_ctas_per_sm);
-    const int64_t max_splits = std::clamp<int64_t>(max_ctx / (2 * kDecodeBlockN), 1, 256);
+    const int64_t max_splits = std::clamp<int64_t>(max_ctx / (2 * kDecodeBlockN), 1, kMaxSplits);
     double best = 1e300;
     for (int64_t s = 1; s <= max_splits; ++s) {
       const int64_t tiles = ceil_div(ceil_div(max_ctx, s), kDecodeBlockN);
@@ -523,6 +578,7 @@ AttentionPlan plan_attention(const AttentionArgs& a, int sm_count, int decode_ct
       if (cost < best) best = cost, splits = s;
     }
   }
+  splits = std::min<int64_t>(splits, kMaxSplits);
   plan.partition = int(ceil_div(ceil_div(max_ctx, splits), kDecodeBlockN) * kDecodeBlockN);
   plan.num_splits = int(ceil_div(max_ctx, plan.partition));
   if (plan.num_splits > 1)
