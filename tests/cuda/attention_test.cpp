@@ -158,6 +158,7 @@ TEST(CudaAttention, DecodeSplitsOverLongContexts) {
     run_case(hc, {{2500, 1}}, 3.0f);                         // automatic split
     run_case(hc, {{2500, 1}, {31, 1}, {640, 1}}, 3.0f, 96);  // forced splits
     run_case(hc, {{1000, 1}, {33, 1}}, 1.0f, 32);            // many short splits
+    run_case(hc, {{6000, 1}, {900, 1}}, 2.0f, 32);           // more than 128 splits to merge
   }
 }
 
