@@ -107,8 +107,7 @@ void LlamaModel::forward(const ForwardInput& in, std::vector<KvLayer>& kv_cache,
     w.qkv.apply(backend_, h, qkv);
     std::vector<Tensor> qkv_parts = w.qkv.split(qkv);
     Tensor &q = qkv_parts[0], &k = qkv_parts[1], &v = qkv_parts[2];
-    backend_.rope(q, k, in.positions, config_.rope);
-    backend_.write_kv(k, v, in.attn, kv_cache[l]);
+    backend_.rope_write_kv(q, k, v, in.positions, config_.rope, in.attn, kv_cache[l]);
     backend_.paged_attention(q, kv_cache[l], in.attn, config_.num_heads, config_.num_kv_heads,
                              scale, attn);
     backend_.matmul(attn, w.wo, proj);

@@ -88,6 +88,13 @@ class Backend {
   // Stores k, v [T, Hkv*D] into the paged cache at slot_mapping.
   virtual void write_kv(const Tensor& k, const Tensor& v, const AttentionMeta& meta,
                         KvLayer& cache) = 0;
+  // rope(q, k) then write_kv(k, v): q and k are rotated in place and the
+  // rotated k lands in the cache. A backend may fuse the two into one pass.
+  virtual void rope_write_kv(Tensor& q, Tensor& k, const Tensor& v, const Tensor& positions,
+                             const RopeParams& p, const AttentionMeta& meta, KvLayer& cache) {
+    rope(q, k, positions, p);
+    write_kv(k, v, meta, cache);
+  }
   // Causal attention of q [T, Hq*D] over each sequence's cached K/V; out [T, Hq*D].
   virtual void paged_attention(const Tensor& q, const KvLayer& cache, const AttentionMeta& meta,
                                int num_heads, int num_kv_heads, float scale, Tensor& out) = 0;

@@ -1,0 +1,152 @@
+// out[M, N] = x[M, K] · w[N, K]^T for M <= 8 tokens: decode-sized products,
+// bound by reading w once. A block of 128 threads owns R rows of w and
+// splits K among its threads, each streaming 16-byte pieces of the R rows
+// (UNROLL pieces per row in flight, marked evict-first so the weights do not
+// push the activations out of L2) and keeping M × R partial dot products in
+// registers; a warp then a block reduction finishes them. Splitting K inside
+// the block keeps every thread's chain of dependent loads short.
+#include "device_utils.cuh"
+#include "kernels.h"
+
+namespace tessera::cuda {
+namespace {
+
+constexpr int kThreads = 128;
+constexpr int kUnroll = 4;
+
+// Rows per block: more rows keep more bytes in flight per thread; fewer
+// leave registers for the M × R accumulators of larger M.
+template <int M>
+__host__ __device__ constexpr int rows_per_block() {
+  return M <= 2 ? 4 : 2;
+}
+
+__device__ __forceinline__ float dot8(const uint4& a, const uint4& b) {
+  const __nv_bfloat162* x = reinterpret_cast<const __nv_bfloat162*>(&a);
+  const __nv_bfloat162* y = reinterpret_cast<const __nv_bfloat162*>(&b);
+  float s = 0.0f;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 u = __bfloat1622float2(x[i]), v = __bfloat1622float2(y[i]);
+    s = fmaf(u.x, v.x, s);
+    s = fmaf(u.y, v.y, s);
+  }
+  return s;
+}
+
+template <int M, int R>
+__device__ __forceinline__ void accumulate(const bf16* __restrict__ x, int64_t x_stride,
+                                           const uint4 (&wv)[R], int c, float (&acc)[M][R]) {
+#pragma unroll
+  for (int m = 0; m < M; ++m) {
+    const uint4 xv = __ldg(reinterpret_cast<const uint4*>(x + m * x_stride) + c);
+#pragma unroll
+    for (int r = 0; r < R; ++r) acc[m][r] += dot8(xv, wv[r]);
+  }
+}
+
+template <int M>
+__global__ void __launch_bounds__(kThreads)
+    gemv_kernel(const bf16* __restrict__ x, int64_t x_stride, const bf16* __restrict__ w,
+                int64_t w_stride, void* out, int64_t out_stride, bool out_f32, int N, int K) {
+  constexpr int R = rows_per_block<M>();
+  __shared__ float partial[kThreads / 32][M * R];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int64_t n0 = int64_t(blockIdx.x) * R;
+  const int chunks = K / 8;
+  const uint4* rows[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r)  // rows past N re-read the last one; their sums are dropped
+    rows[r] = reinterpret_cast<const uint4*>(w + (n0 + r < N ? n0 + r : N - 1) * w_stride);
+
+  float acc[M][R];
+#pragma unroll
+  for (int m = 0; m < M; ++m)
+#pragma unroll
+    for (int r = 0; r < R; ++r) acc[m][r] = 0.0f;
+
+  int c = tid;
+  for (; c + kThreads * (kUnroll - 1) < chunks; c += kThreads * kUnroll) {
+    uint4 wv[kUnroll][R];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u)
+#pragma unroll
+      for (int r = 0; r < R; ++r) wv[u][r] = __ldcs(rows[r] + c + kThreads * u);
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) accumulate<M, R>(x, x_stride, wv[u], c + kThreads * u, acc);
+  }
+  for (; c < chunks; c += kThreads) {
+    uint4 wv[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) wv[r] = __ldcs(rows[r] + c);
+    accumulate<M, R>(x, x_stride, wv, c, acc);
+  }
+
+#pragma unroll
+  for (int m = 0; m < M; ++m)
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const float v = warp_sum(acc[m][r]);
+      if (lane == 0) partial[warp][m * R + r] = v;
+    }
+  __syncthreads();
+  if (tid >= M * R) return;
+  const int m = tid / R, r = tid % R;
+  if (n0 + r >= N) return;
+  float sum = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kThreads / 32; ++i) sum += partial[i][tid];
+  const int64_t o = m * out_stride + n0 + r;
+  if (out_f32)
+    static_cast<float*>(out)[o] = sum;
+  else
+    static_cast<bf16*>(out)[o] = __float2bfloat16_rn(sum);
+}
+
+template <int M>
+cudaError_t launch_m(const bf16* x, int64_t x_stride, const bf16* w, int64_t w_stride, void* out,
+                     int64_t out_stride, bool out_f32, int N, int K, cudaStream_t stream) {
+  constexpr int R = rows_per_block<M>();
+  const unsigned blocks = unsigned((int64_t(N) + R - 1) / R);
+  gemv_kernel<M>
+      <<<blocks, kThreads, 0, stream>>>(x, x_stride, w, w_stride, out, out_stride, out_f32, N, K);
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+bool gemv_supported(const void* x, int64_t x_stride, const void* w, int64_t w_stride, int M,
+                    int K) {
+  return M >= 1 && M <= kGemvMaxRows && K % 8 == 0 &&
+         aligned_to(16, uint64_t(x), uint64_t(w), uint64_t(x_stride) * 2, uint64_t(w_stride) * 2);
+}
+
+cudaError_t launch_gemv(const void* x_, int64_t x_stride, const void* w_, int64_t w_stride,
+                        void* out, int64_t out_stride, bool out_f32, int M, int N, int K,
+                        cudaStream_t stream) {
+  if (N == 0) return cudaSuccess;
+  auto x = static_cast<const bf16*>(x_);
+  auto w = static_cast<const bf16*>(w_);
+  switch (M) {
+    case 1:
+      return launch_m<1>(x, x_stride, w, w_stride, out, out_stride, out_f32, N, K, stream);
+    case 2:
+      return launch_m<2>(x, x_stride, w, w_stride, out, out_stride, out_f32, N, K, stream);
+    case 3:
+      return launch_m<3>(x, x_stride, w, w_stride, out, out_stride, out_f32, N, K, stream);
+    case 4:
+      return launch_m<4>(x, x_stride, w, w_stride, out, out_stride, out_f32, N, K, stream);
+    case 5:
+      return launch_m<5>(x, x_stride, w, w_stride, out, out_stride, out_f32, N, K, stream);
+    case 6:
+      return launch_m<6>(x, x_stride, w, w_stride, out, out_stride, out_f32, N, K, stream);
+    case 7:
+      return launch_m<7>(x, x_stride, w, w_stride, out, out_stride, out_f32, N, K, stream);
+    case 8:
+      return launch_m<8>(x, x_stride, w, w_stride, out, out_stride, out_f32, N, K, stream);
+    default:
+      return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace tessera::cuda

@@ -1,0 +1,271 @@
+// Row gathers (embedding, gather_rows), RMSNorm with the fused residual add,
+// SiLU·mul, add, and random fills. Memory-bound: each picks 16-byte accesses
+// when every row start is 16-byte aligned, and 2-byte ones otherwise.
+#include <algorithm>
+
+#include "device_utils.cuh"
+#include "kernels.h"
+
+namespace tessera::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// ---- gather -----------------------------------------------------------------
+
+template <typename Unit>
+__global__ void gather_rows_kernel(const char* __restrict__ src, int64_t src_rows,
+                                   size_t src_stride, const int32_t* __restrict__ idx,
+                                   int64_t units_per_row, char* __restrict__ dst,
+                                   size_t dst_stride) {
+  const int64_t i = blockIdx.x;
+  const int64_t r = idx[i];
+  Unit* out = reinterpret_cast<Unit*>(dst + i * dst_stride);
+  const bool inside = r >= 0 && r < src_rows;
+  const Unit* in = reinterpret_cast<const Unit*>(src + (inside ? r : 0) * src_stride);
+  for (int64_t u = int64_t(blockIdx.y) * blockDim.x + threadIdx.x; u < units_per_row;
+       u += int64_t(gridDim.y) * blockDim.x) {
+    Unit v{};
+    if (inside) v = in[u];
+    out[u] = v;
+  }
+}
+
+template <typename Unit>
+cudaError_t gather_as(const void* src, int64_t src_rows, size_t src_stride, const int32_t* idx,
+                      int64_t n, size_t row_bytes, void* dst, size_t dst_stride,
+                      cudaStream_t stream) {
+  const int64_t units = int64_t(row_bytes / sizeof(Unit));
+  const int threads = units >= kThreads ? kThreads : int((units + 31) / 32 * 32);
+  const int64_t col_blocks = ceil_div(units, threads * 4);
+  const dim3 grid(unsigned(n), unsigned(col_blocks < 65535 ? col_blocks : 65535));
+  gather_rows_kernel<Unit><<<grid, threads, 0, stream>>>(static_cast<const char*>(src), src_rows,
+                                                         src_stride, idx, units,
+                                                         static_cast<char*>(dst), dst_stride);
+  return cudaGetLastError();
+}
+
+// ---- RMSNorm ----------------------------------------------------------------
+
+__device__ __forceinline__ float weight_at(const void* w, bool f32, int i) {
+  return f32 ? static_cast<const float*>(w)[i] : __bfloat162float(static_cast<const bf16*>(w)[i]);
+}
+
+// One block per row, two passes over the row (the second one hits L1/L2).
+template <int VEC>
+__global__ void rms_norm_kernel(NormArgs a) {
+  __shared__ float scratch[32];
+  const int64_t row = blockIdx.x;
+  const int chunks = a.cols / VEC;
+  bf16* res = a.add ? static_cast<bf16*>(a.residual) + row * a.residual_stride : nullptr;
+  const bf16* x = static_cast<const bf16*>(a.x) + row * a.x_stride;
+  bf16* out = static_cast<bf16*>(a.out) + row * a.out_stride;
+  // The normalized input: the updated residual, or x itself.
+  const bf16* src = a.add ? res : x;
+
+  float ss = 0.0f;
+  for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
+    float v[VEC];
+    load_bf16<VEC>(x + c * VEC, v);
+    if (a.add) {
+      float r[VEC];
+      load_bf16<VEC>(res + c * VEC, r);
+#pragma unroll
+      for (int i = 0; i < VEC; ++i) v[i] = r[i] + v[i];
+      store_bf16<VEC>(res + c * VEC, v);
+      // The norm sees the residual as stored (rounded to bf16).
+      load_bf16<VEC>(res + c * VEC, v);
+    }
+#pragma unroll
+    for (int i = 0; i < VEC; ++i) ss += v[i] * v[i];
+  }
+  ss = block_sum(ss, scratch);
+  const float inv = rsqrtf(ss / float(a.cols) + a.eps);
+
+  for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
+    float v[VEC];
+    load_bf16<VEC>(src + c * VEC, v);
+#pragma unroll
+    for (int i = 0; i < VEC; ++i)
+      v[i] = v[i] * inv * weight_at(a.weight, a.weight_f32, c * VEC + i);
+    store_bf16<VEC>(out + c * VEC, v);
+  }
+}
+
+// ---- SiLU·mul, add ------------------------------------------------------------
+
+// One thread per VEC elements of the [rows, cols] view.
+template <int VEC>
+__global__ void silu_mul_kernel(const bf16* __restrict__ gate, int64_t gate_stride,
+                                const bf16* __restrict__ up, int64_t up_stride,
+                                bf16* __restrict__ out, int64_t out_stride, int64_t rows,
+                                int64_t chunks_per_row) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= rows * chunks_per_row) return;
+  const int64_t r = i / chunks_per_row, c = (i % chunks_per_row) * VEC;
+  float g[VEC], u[VEC];
+  load_bf16<VEC>(gate + r * gate_stride + c, g);
+  load_bf16<VEC>(up + r * up_stride + c, u);
+#pragma unroll
+  for (int k = 0; k < VEC; ++k) g[k] = g[k] / (1.0f + __expf(-g[k])) * u[k];
+  store_bf16<VEC>(out + r * out_stride + c, g);
+}
+
+template <int VEC>
+__global__ void add_kernel(bf16* x, int64_t x_stride, const bf16* __restrict__ y, int64_t y_stride,
+                           int64_t rows, int64_t chunks_per_row) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= rows * chunks_per_row) return;
+  const int64_t r = i / chunks_per_row, c = (i % chunks_per_row) * VEC;
+  float a[VEC], b[VEC];
+  load_bf16<VEC>(x + r * x_stride + c, a);
+  load_bf16<VEC>(y + r * y_stride + c, b);
+#pragma unroll
+  for (int k = 0; k < VEC; ++k) a[k] += b[k];
+  store_bf16<VEC>(x + r * x_stride + c, a);
+}
+
+// ---- random fill ------------------------------------------------------------
+
+__device__ __forceinline__ uint64_t mix64(uint64_t z) {  // splitmix64 finalizer
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+__global__ void fill_uniform_kernel(void* data, int64_t n, bool f32, uint64_t seed, float scale) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const uint64_t h = mix64(seed * 0x9e3779b97f4a7c15ull + uint64_t(i));
+    const float u = float(h >> 40) * (1.0f / 16777216.0f);  // [0, 1)
+    const float v = (2.0f * u - 1.0f) * scale;
+    if (f32)
+      static_cast<float*>(data)[i] = v;
+    else
+      static_cast<bf16*>(data)[i] = __float2bfloat16_rn(v);
+  }
+}
+
+// ---- copy ---------------------------------------------------------------------
+
+// 16-byte pieces, four loads in flight per thread before the stores.
+__global__ void copy_kernel(uint4* __restrict__ dst, const uint4* __restrict__ src, int64_t n) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  for (; i + 3 * stride < n; i += 4 * stride) {
+    const uint4 a = __ldcs(src + i), b = __ldcs(src + i + stride), c = __ldcs(src + i + 2 * stride),
+                d = __ldcs(src + i + 3 * stride);
+    __stcs(dst + i, a);
+    __stcs(dst + i + stride, b);
+    __stcs(dst + i + 2 * stride, c);
+    __stcs(dst + i + 3 * stride, d);
+  }
+  for (; i < n; i += stride) dst[i] = src[i];
+}
+
+__global__ void copy_bytes_kernel(char* dst, const char* src, int64_t n) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    dst[i] = src[i];
+}
+
+}  // namespace
+
+cudaError_t launch_copy(void* dst, const void* src, size_t bytes, int sm_count,
+                        cudaStream_t stream) {
+  if (bytes == 0) return cudaSuccess;
+  if (aligned_to(16, uint64_t(dst), uint64_t(src), bytes)) {
+    const int64_t n = int64_t(bytes / 16);
+    const int64_t blocks = std::min<int64_t>(ceil_div(n, kThreads), int64_t(sm_count) * 8);
+    copy_kernel<<<unsigned(blocks), kThreads, 0, stream>>>(static_cast<uint4*>(dst),
+                                                           static_cast<const uint4*>(src), n);
+  } else {
+    const int64_t blocks = std::min<int64_t>(ceil_div(int64_t(bytes), kThreads), 65535);
+    copy_bytes_kernel<<<unsigned(blocks), kThreads, 0, stream>>>(
+        static_cast<char*>(dst), static_cast<const char*>(src), int64_t(bytes));
+  }
+  return cudaGetLastError();
+}
+
+cudaError_t launch_gather_rows(const void* src, int64_t src_rows, size_t src_stride,
+                               const int32_t* idx, int64_t n, size_t row_bytes, void* dst,
+                               size_t dst_stride, cudaStream_t stream) {
+  if (n == 0 || row_bytes == 0) return cudaSuccess;
+  const uint64_t s = uint64_t(src), d = uint64_t(dst);
+  if (aligned_to(16, s, d, src_stride, dst_stride, row_bytes))
+    return gather_as<uint4>(src, src_rows, src_stride, idx, n, row_bytes, dst, dst_stride, stream);
+  if (aligned_to(4, s, d, src_stride, dst_stride, row_bytes))
+    return gather_as<uint32_t>(src, src_rows, src_stride, idx, n, row_bytes, dst, dst_stride,
+                               stream);
+  if (aligned_to(2, s, d, src_stride, dst_stride, row_bytes))
+    return gather_as<uint16_t>(src, src_rows, src_stride, idx, n, row_bytes, dst, dst_stride,
+                               stream);
+  return gather_as<uint8_t>(src, src_rows, src_stride, idx, n, row_bytes, dst, dst_stride, stream);
+}
+
+cudaError_t launch_rms_norm(const NormArgs& a, cudaStream_t stream) {
+  if (a.rows == 0) return cudaSuccess;
+  const bool vec =
+      a.cols % 8 == 0 &&
+      aligned_to(16, uint64_t(a.x), uint64_t(a.out), uint64_t(a.x_stride) * 2,
+                 uint64_t(a.out_stride) * 2) &&
+      (!a.add || aligned_to(16, uint64_t(a.residual), uint64_t(a.residual_stride) * 2));
+  const int chunks = vec ? a.cols / 8 : a.cols;
+  int threads = chunks >= 1024 ? 1024 : (chunks + 31) / 32 * 32;
+  if (threads > 256 && chunks < 4 * threads) threads = 256;
+  if (vec)
+    rms_norm_kernel<8><<<unsigned(a.rows), threads, 0, stream>>>(a);
+  else
+    rms_norm_kernel<1><<<unsigned(a.rows), threads, 0, stream>>>(a);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_silu_mul(const void* gate, int64_t gate_stride, const void* up,
+                            int64_t up_stride, void* out, int64_t out_stride, int64_t rows,
+                            int64_t cols, cudaStream_t stream) {
+  if (rows == 0 || cols == 0) return cudaSuccess;
+  const bool vec = cols % 8 == 0 && aligned_to(16, uint64_t(gate), uint64_t(up), uint64_t(out),
+                                               uint64_t(gate_stride) * 2, uint64_t(up_stride) * 2,
+                                               uint64_t(out_stride) * 2);
+  const int64_t chunks = vec ? cols / 8 : cols;
+  const unsigned blocks = unsigned(ceil_div(rows * chunks, kThreads));
+  auto g = static_cast<const bf16*>(gate);
+  auto u = static_cast<const bf16*>(up);
+  auto o = static_cast<bf16*>(out);
+  if (vec)
+    silu_mul_kernel<8><<<blocks, kThreads, 0, stream>>>(g, gate_stride, u, up_stride, o, out_stride,
+                                                        rows, chunks);
+  else
+    silu_mul_kernel<1><<<blocks, kThreads, 0, stream>>>(g, gate_stride, u, up_stride, o, out_stride,
+                                                        rows, chunks);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_add(void* x, int64_t x_stride, const void* y, int64_t y_stride, int64_t rows,
+                       int64_t cols, cudaStream_t stream) {
+  if (rows == 0 || cols == 0) return cudaSuccess;
+  const bool vec = cols % 8 == 0 && aligned_to(16, uint64_t(x), uint64_t(y), uint64_t(x_stride) * 2,
+                                               uint64_t(y_stride) * 2);
+  const int64_t chunks = vec ? cols / 8 : cols;
+  const unsigned blocks = unsigned(ceil_div(rows * chunks, kThreads));
+  auto xp = static_cast<bf16*>(x);
+  auto yp = static_cast<const bf16*>(y);
+  if (vec)
+    add_kernel<8><<<blocks, kThreads, 0, stream>>>(xp, x_stride, yp, y_stride, rows, chunks);
+  else
+    add_kernel<1><<<blocks, kThreads, 0, stream>>>(xp, x_stride, yp, y_stride, rows, chunks);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_fill_uniform(void* data, int64_t n, bool f32, uint64_t seed, float scale,
+                                cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  const int64_t blocks = ceil_div(n, kThreads);
+  fill_uniform_kernel<<<unsigned(blocks < 65536 ? blocks : 65536), kThreads, 0, stream>>>(
+      data, n, f32, seed, scale);
+  return cudaGetLastError();
+}
+
+}  // namespace tessera::cuda
