@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../../src/backend/cpu/quant_internal.h"
 #include "tessera/backend/quant.h"
 #include "tessera/core/error.h"
 #include "tessera/core/half.h"
@@ -223,6 +224,13 @@ class QuantMatmul : public testing::TestWithParam<Case> {
     if (!scope_->ok()) GTEST_SKIP() << GetParam().isa << " not supported on this CPU";
   }
   int64_t block() const { return dtype_info(GetParam().type).block_size == 256 ? 256 : 32; }
+  // Row lengths to try: one block, an odd number of blocks, a model-sized row;
+  // float weights also get lengths that are no multiple of the 16 lanes.
+  std::vector<int64_t> row_lengths() const {
+    if (!is_quantized(GetParam().type)) return {7, 37, 576};
+    const int64_t B = block();
+    return {B, 3 * B, (B == 32 ? 18 : 6) * B};
+  }
   std::unique_ptr<IsaScope> scope_;
 };
 
@@ -230,10 +238,9 @@ class QuantMatmul : public testing::TestWithParam<Case> {
 TEST_P(QuantMatmul, MatchesFloat64Reference) {
   const DType type = GetParam().type;
   std::mt19937 rng(1234 + int(type));
-  const int64_t B = block();
-  for (int64_t K : {B, 3 * B, (B == 32 ? 18 : 6) * B}) {
+  for (int64_t K : row_lengths()) {
     for (int64_t N : {1, 5, 13, 67}) {
-      const int64_t T = 1 + (N + K / B) % 9;
+      const int64_t T = 1 + (N + K) % 9;
       const int64_t x_stride = K + 3, out_stride = N + 2;
       SCOPED_TRACE("K=" + std::to_string(K) + " N=" + std::to_string(N) +
                    " T=" + std::to_string(T));
@@ -263,7 +270,7 @@ TEST_P(QuantMatmul, MatchesFloat64Reference) {
 TEST_P(QuantMatmul, BitIdenticalToPortable) {
   const DType type = GetParam().type;
   std::mt19937 rng(99 + int(type));
-  for (int64_t K : {block(), 3 * block(), 6 * block()}) {
+  for (int64_t K : row_lengths()) {
     for (int64_t T : {1, 3, 11, 70}) {
       const int64_t N = 37;
       const Tensor w = make_weight(type, N, K, rng);
@@ -373,6 +380,31 @@ TEST(QuantMatmulApi, ActivationRoundtripError) {
   std::vector<float> same(512);
   cpu::activation_roundtrip(DType::kF16, x.data(), same.data(), 512);
   EXPECT_EQ(same, std::vector<float>(x.begin(), x.begin() + 512));
+}
+
+// The SIMD activation quantizers write the same bytes as the portable ones.
+TEST(QuantMatmulApi, ActivationQuantizersAgree) {
+  if (cpu::supported_kernel_isas().size() < 2) GTEST_SKIP() << "no AVX2";
+  std::mt19937 rng(11);
+  const int64_t K = 1536, T = 5;
+  std::vector<float> x = make_activations(T, K, K, rng);
+  x[3] = 0.0f;  // an all-zero block
+  for (int64_t k = 32; k < 64; ++k) x[K + k] = 0.0f;
+  using namespace cpu::detail;
+  for (ActFormat f : {ActFormat::kB32, ActFormat::kB256}) {
+    const size_t stride = pad64(act_row_bytes(f, K));
+    std::vector<uint8_t> a(stride * T, 0xAB), b(stride * T, 0xCD);
+    if (f == ActFormat::kB32) {
+      quantize_b32_portable(x.data(), K, 0, T, K, a.data(), stride);
+      quantize_b32_avx2(x.data(), K, 0, T, K, b.data(), stride);
+    } else {
+      quantize_b256_portable(x.data(), K, 0, T, K, a.data(), stride);
+      quantize_b256_avx2(x.data(), K, 0, T, K, b.data(), stride);
+    }
+    const size_t used = act_row_bytes(f, K);
+    for (int64_t t = 0; t < T; ++t)
+      EXPECT_EQ(std::memcmp(a.data() + t * stride, b.data() + t * stride, used), 0) << "row " << t;
+  }
 }
 
 }  // namespace

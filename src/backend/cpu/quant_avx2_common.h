@@ -35,4 +35,22 @@ inline const uint8_t* act_row(const MatmulProblem& p, int64_t t) {
   return p.act + t * p.act_stride;
 }
 
+// Sums the 8 int32 lanes of each of D[0..7] (exactly): lane j = sum of D[j].
+inline __m256i reduce8_rows(const __m256i D[8]) {
+  const __m256i h01 = _mm256_hadd_epi32(D[0], D[1]), h23 = _mm256_hadd_epi32(D[2], D[3]);
+  const __m256i h45 = _mm256_hadd_epi32(D[4], D[5]), h67 = _mm256_hadd_epi32(D[6], D[7]);
+  const __m256i h0123 = _mm256_hadd_epi32(h01, h23), h4567 = _mm256_hadd_epi32(h45, h67);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20),
+                          _mm256_permute2x128_si256(h0123, h4567, 0x31));
+}
+
+inline __m256i row_offsets8(size_t stride) {
+  const int s = int(stride);
+  return _mm256_setr_epi32(0, s, 2 * s, 3 * s, 4 * s, 5 * s, 6 * s, 7 * s);
+}
+
+inline __m256i lane_mask8(int nt) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(nt), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 }  // namespace tessera::cpu::detail

@@ -12,15 +12,6 @@ KernelInfo avx2_float_kernel(DType type);
 
 namespace {
 
-// Sums the 8 int32 lanes of each of D[0..7] (exactly): lane j = sum of D[j].
-inline __m256i reduce8_rows(const __m256i D[8]) {
-  const __m256i h01 = _mm256_hadd_epi32(D[0], D[1]), h23 = _mm256_hadd_epi32(D[2], D[3]);
-  const __m256i h45 = _mm256_hadd_epi32(D[4], D[5]), h67 = _mm256_hadd_epi32(D[6], D[7]);
-  const __m256i h0123 = _mm256_hadd_epi32(h01, h23), h4567 = _mm256_hadd_epi32(h45, h67);
-  return _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20),
-                          _mm256_permute2x128_si256(h0123, h4567, 0x31));
-}
-
 // Lanes j < nt of the f16 pairs at base + j * stride: d (low half) and m
 // (high half) as floats; other lanes are zero.
 inline void load_dm8(const uint8_t* base, __m256i row_offsets, __m256i lane_mask, __m256* d,
@@ -33,15 +24,6 @@ inline void load_dm8(const uint8_t* base, __m256i row_offsets, __m256i lane_mask
   // packus works per 128-bit half: words 0-3 and 8-11 hold the 8 values.
   *d = _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(lo, 0x08)));
   *m = _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(hi, 0x08)));
-}
-
-inline __m256i row_offsets8(size_t stride) {
-  const int s = int(stride);
-  return _mm256_setr_epi32(0, s, 2 * s, 3 * s, 4 * s, 5 * s, 6 * s, 7 * s);
-}
-
-inline __m256i lane_mask8(int nt) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(nt), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 template <DType kType>

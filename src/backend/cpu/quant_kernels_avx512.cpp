@@ -11,55 +11,9 @@ namespace tessera::cpu::detail {
 
 KernelInfo avx512_kquant_kernel(DType type);
 KernelInfo avx512_b32_batched(DType type);
+KernelInfo avx512_float_kernel(DType type);
 
 namespace {
-
-// Index pairs for the 3-level reduction tree (see reduce8_rows): level l
-// combines registers A and B into one whose lane L is
-// A-or-B[lo[L]] + A-or-B[hi[L]] (indices >= 16 pick B).
-struct ReduceTree {
-  alignas(64) int32_t lo[3][16], hi[3][16];
-  ReduceTree() {
-    for (int L = 0; L < 16; ++L) {
-      // Level 0: rows (A, B), 8 partials per block -> 4: [A b | B b | A b1 | B b1].
-      {
-        const int g = L / 4, k = L % 4;
-        const int src = (g % 2) * 16 + (g / 2) * 8 + 2 * k;
-        lo[0][L] = src;
-        hi[0][L] = src + 1;
-      }
-      // Level 1: row pairs (A = rows 0-1, B = rows 2-3) -> 2 partials:
-      // [rows 0-3 of b | rows 0-3 of b1].
-      {
-        const int blk = L / 8, row = (L % 8) / 2, k = L % 2;
-        const int src = (row / 2) * 16 + (blk * 2 + row % 2) * 4 + 2 * k;
-        lo[1][L] = src;
-        hi[1][L] = src + 1;
-      }
-      // Level 2: A = rows 0-3, B = rows 4-7 -> [rows 0-7 of b | rows 0-7 of b1].
-      {
-        const int blk = L / 8, row = L % 8;
-        const int src = (row / 4) * 16 + blk * 8 + (row % 4) * 2;
-        lo[2][L] = src;
-        hi[2][L] = src + 1;
-      }
-    }
-  }
-};
-const ReduceTree kTree;
-
-inline __m512i combine(int level, __m512i a, __m512i b) {
-  const __m512i lo = _mm512_load_si512(kTree.lo[level]), hi = _mm512_load_si512(kTree.hi[level]);
-  return _mm512_add_epi32(_mm512_permutex2var_epi32(a, lo, b), _mm512_permutex2var_epi32(a, hi, b));
-}
-
-// D[j]: 8 partials of row j for block b (lanes 0-7) and b+1 (lanes 8-15).
-// Returns [row 0..7 sums of block b | row 0..7 sums of block b+1].
-inline __m512i reduce8_rows(const __m512i D[8]) {
-  const __m512i e01 = combine(0, D[0], D[1]), e23 = combine(0, D[2], D[3]);
-  const __m512i e45 = combine(0, D[4], D[5]), e67 = combine(0, D[6], D[7]);
-  return combine(2, combine(1, e01, e23), combine(1, e45, e67));
-}
 
 template <DType kType>
 struct B32Avx512 {
@@ -174,7 +128,7 @@ KernelInfo avx512_kernel(DType type) {
     case DType::kQ6_K:
       return avx512_kquant_kernel(type);
     default:
-      return {};
+      return avx512_float_kernel(type);
   }
 }
 

@@ -128,7 +128,7 @@ void region_kquant(const MatmulProblem& p, int64_t t0, int64_t t1, int64_t n0, i
         if constexpr (kType == DType::kQ6_K) {
           for (int g = 0; g < 16; ++g)
             isum += w.sc[b * 16 + g] * dot_i8(wq + 16 * g, aq + 16 * g, 16);
-          acc = acc + (w.d[b] * a.d[b]) * float(isum);
+          acc = std::fma(float(isum), w.d[b] * a.d[b], acc);
         } else {
           int32_t msum = 0;
           for (int j = 0; j < 8; ++j) {
