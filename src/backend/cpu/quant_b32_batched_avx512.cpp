@@ -130,7 +130,7 @@ KernelInfo batched() {
   KernelInfo k;
   k.batched = BatchedB32<kType>::region;
   k.batched_nt = 16;
-  k.batched_min_t = 8;
+  k.batched_min_t = 2;
   return k;
 }
 
