@@ -6,6 +6,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -353,6 +354,14 @@ TEST(QuantMatmulApi, IsaSelection) {
   EXPECT_EQ(cpu::kernel_isa(), "portable");
 }
 
+// TESSERA_KERNELS picks the family at first use (tests/python/
+// test_dequant_fresh.py runs this with the variable set).
+TEST(QuantMatmulApi, EnvironmentOverride) {
+  const char* env = std::getenv("TESSERA_KERNELS");
+  if (!env) GTEST_SKIP() << "TESSERA_KERNELS not set";
+  EXPECT_EQ(cpu::kernel_isa(), env);
+}
+
 TEST(QuantMatmulApi, RejectsBadShapes) {
   std::mt19937 rng(1);
   const Tensor w = make_weight(DType::kQ4_0, 4, 64, rng);
@@ -360,6 +369,8 @@ TEST(QuantMatmulApi, RejectsBadShapes) {
   EXPECT_THROW(cpu::matmul(x.data(), 2, 32, w, out.data(), 4), Error);  // x_stride < K
   EXPECT_THROW(cpu::matmul(x.data(), 2, 64, w, out.data(), 3), Error);  // out_stride < N
   EXPECT_NO_THROW(cpu::matmul(x.data(), 0, 64, w, out.data(), 4));
+  const Tensor ints = Tensor::empty(DType::kI32, {4, 64});
+  EXPECT_THROW(cpu::matmul(x.data(), 2, 64, ints, out.data(), 4), Error);  // no kernel
 }
 
 // The activation quantizer rounds to nearest: error at most half a step.

@@ -68,3 +68,21 @@ def test_committed_fixture_matches_installed_gguf():
         seen.add(GGMLQuantizationType(qtype).name)
     assert pos == len(data)
     assert seen == {"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"}
+
+
+@pytest.mark.parametrize("isa", ["portable", "avx2", "avx512-vnni"])
+def test_kernel_family_from_environment(isa):
+    """TESSERA_KERNELS selects the kernel family (when this CPU has it)."""
+    binary = backend_test_binary()
+    listing = subprocess.run([str(binary), "--gtest_list_tests"], capture_output=True, text=True)
+    assert "EnvironmentOverride" in listing.stdout
+    flags = open("/proc/cpuinfo").read()
+    needed = {"avx2": ["avx2", "fma", "f16c"],
+              "avx512-vnni": ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni"]}
+    if any(f" {flag}" not in flags for flag in needed.get(isa, [])):
+        pytest.skip(f"CPU lacks {isa}")
+    result = subprocess.run(
+        [str(binary), "--gtest_filter=QuantMatmulApi.EnvironmentOverride"],
+        env={**os.environ, "TESSERA_KERNELS": isa}, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "[  PASSED  ] 1 test" in result.stdout
