@@ -8,7 +8,10 @@
 //   bench_matmul_cpu [--isa NAME] [--threads N] [--type Q4_0|...] [--reps N]
 //
 // Timings are the best of several repeats: other work on the machine only
-// ever slows a run down.
+// ever slows a run down. When the machine is shared, wall time also counts
+// time this process waited for a core, so a second figure is printed: the
+// process CPU time divided by the thread count (close to the uncontended
+// wall time; OpenMP spin-waiting counts in it, so it errs high).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -90,18 +93,32 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Best time of `reps` runs (at least min_total seconds in all) of fn.
+double process_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+struct Timing {
+  double wall = 1e30;  // best wall time
+  double cpu = 1e30;   // best process CPU time / threads
+};
+
+// Best times of `reps` runs (at least min_total seconds in all) of fn.
 template <typename Fn>
-double best_time(int reps, double min_total, Fn&& fn) {
+Timing best_time(int reps, double min_total, int threads, Fn&& fn) {
   fn();  // warm-up
-  double best = 1e30, total = 0;
+  Timing best;
+  double total = 0;
   for (int r = 0; r < reps || total < min_total; ++r) {
+    const double c0 = process_cpu_seconds();
     const auto t0 = std::chrono::steady_clock::now();
     fn();
     const double s = seconds_since(t0);
-    best = std::min(best, s);
+    best.wall = std::min(best.wall, s);
+    best.cpu = std::min(best.cpu, (process_cpu_seconds() - c0) / threads);
     total += s;
-    if (r > 200) break;
+    if (r > 400) break;
   }
   return best;
 }
@@ -147,13 +164,16 @@ int main(int argc, char** argv) {
   for (float& v : x) v = normal(rng);
   std::vector<float> out(size_t(kPrompt) * 49152);
 
-  std::printf("%-12s %-3s %-8s %6s %6s %4s %10s %9s %8s\n", "isa", "thr", "shape", "N", "K", "T",
-              "time_us", "GFLOP/s", "GB/s");
+  std::printf("%-12s %-3s %-8s %6s %6s %4s %10s %10s %9s %8s\n", "isa", "thr", "shape", "N", "K",
+              "T", "wall_us", "cpu_us", "GFLOP/s", "GB/s");
+  std::printf("(GFLOP/s and GB/s of weight bytes from the smaller of wall_us and cpu_us)\n");
   for (const std::string& isa : isas) {
     if (!tessera::cpu::set_kernel_isa(isa)) continue;
     for (int threads : thread_counts) {
       tessera::set_num_threads(threads);
-      double layer_time[2] = {0, 0}, head_time[2] = {0, 0};
+      Timing layer_time[2], head_time[2];
+      for (int i = 0; i < 2; ++i)
+        layer_time[i].wall = layer_time[i].cpu = head_time[i].wall = head_time[i].cpu = 0;
       for (int ti = 0; ti < 2; ++ti) {
         const int64_t T = ti == 0 ? 1 : kPrompt;
         for (size_t si = 0; si < std::size(kShapes); ++si) {
@@ -161,33 +181,39 @@ int main(int argc, char** argv) {
           if (s.head && T > 1) continue;  // logits are needed for the last prompt token only
           const Tensor& w = s.head ? head : layers[0][si];
           const int r = T == 1 ? reps * 20 : reps;
-          const double t = best_time(r, T == 1 ? 0.05 : 0.2, [&] {
+          const Timing tm = best_time(r, T == 1 ? 0.05 : 0.2, threads, [&] {
             tessera::cpu::matmul(x.data(), T, s.K, w, out.data(), s.N);
           });
+          const double t = std::min(tm.wall, tm.cpu);
           const double flops = 2.0 * double(T) * double(s.N) * double(s.K);
-          std::printf("%-12s %-3d %-8s %6ld %6ld %4ld %10.1f %9.1f %8.1f\n", isa.c_str(), threads,
-                      s.name, long(s.N), long(s.K), long(T), t * 1e6, flops / t * 1e-9,
-                      double(w.nbytes()) / t * 1e-9);
-          (s.head ? head_time[ti] : layer_time[ti]) += t;
+          std::printf("%-12s %-3d %-8s %6ld %6ld %4ld %10.1f %10.1f %9.1f %8.1f\n", isa.c_str(),
+                      threads, s.name, long(s.N), long(s.K), long(T), tm.wall * 1e6, tm.cpu * 1e6,
+                      flops / t * 1e-9, double(w.nbytes()) / t * 1e-9);
+          Timing& sum = s.head ? head_time[ti] : layer_time[ti];
+          sum.wall += tm.wall;
+          sum.cpu += tm.cpu;
         }
       }
       // Whole decode step, weights streamed from memory: 30 distinct layers + head.
-      const double decode = best_time(std::max(3, reps), 0.5, [&] {
+      const Timing decode = best_time(std::max(3, reps), 0.5, threads, [&] {
         for (const auto& layer : layers)
           for (size_t si = 0; si < layer.size(); ++si)
             tessera::cpu::matmul(x.data(), 1, kShapes[si].K, layer[si], out.data(), kShapes[si].N);
         tessera::cpu::matmul(x.data(), 1, 576, head, out.data(), 49152);
       });
-      const double prompt = kLayers * layer_time[1] + head_time[0];
+      const double prompt_wall = kLayers * layer_time[1].wall + head_time[0].wall;
+      const double prompt_cpu = kLayers * layer_time[1].cpu + head_time[0].cpu;
       std::printf(
-          "%-12s %-3d => decode step (30 layers + head, streamed): %.2f ms = %.0f tok/s "
-          "(sum of per-shape T=1: %.2f ms)\n",
-          isa.c_str(), threads, decode * 1e3, 1.0 / decode,
-          (kLayers * layer_time[0] + head_time[0]) * 1e3);
+          "%-12s %-3d => decode step, 30 distinct layers + head streamed from memory: wall %.2f ms "
+          "(%.0f tok/s), cpu %.2f ms (%.0f tok/s); per-shape sum %.2f ms\n",
+          isa.c_str(), threads, decode.wall * 1e3, 1.0 / decode.wall, decode.cpu * 1e3,
+          1.0 / decode.cpu, (kLayers * layer_time[0].cpu + head_time[0].cpu) * 1e3);
       std::printf(
-          "%-12s %-3d => prompt T=512 (30 layers x T=512 + head for the last token): %.1f ms = "
-          "%.0f tok/s\n\n",
-          isa.c_str(), threads, prompt * 1e3, double(kPrompt) / prompt);
+          "%-12s %-3d => prompt of 512 (30 layers at T=512 + head for the last token): wall %.1f "
+          "ms "
+          "(%.0f tok/s), cpu %.1f ms (%.0f tok/s)\n\n",
+          isa.c_str(), threads, prompt_wall * 1e3, double(kPrompt) / prompt_wall, prompt_cpu * 1e3,
+          double(kPrompt) / prompt_cpu);
     }
   }
   return 0;

@@ -52,7 +52,8 @@ void dequantize_row(DType type, const void* src, float* dst, int64_t n);
 // is float [T, N] with row stride out_stride. Quantized weights use 8-bit
 // quantized activations for the dot products. Each out element depends only
 // on its own x row and w row, never on T or on other rows (batch invariance).
-// Threads over N (and T for large T) with parallel_for.
+// Threads over N (and T for large T) with parallel_for. out must not overlap
+// x. Throws Error (kInvalidArgument / kUnsupported) on bad shapes or types.
 void matmul(const float* x, int64_t T, int64_t x_stride, const Tensor& w, float* out,
             int64_t out_stride);
 
