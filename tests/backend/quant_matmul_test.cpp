@@ -6,11 +6,13 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "../../src/backend/cpu/quant_internal.h"
 #include "tessera/backend/quant.h"
 #include "tessera/core/error.h"
 #include "tessera/core/half.h"
@@ -223,6 +225,13 @@ class QuantMatmul : public testing::TestWithParam<Case> {
     if (!scope_->ok()) GTEST_SKIP() << GetParam().isa << " not supported on this CPU";
   }
   int64_t block() const { return dtype_info(GetParam().type).block_size == 256 ? 256 : 32; }
+  // Row lengths to try: one block, an odd number of blocks, a model-sized row;
+  // float weights also get lengths that are no multiple of the 16 lanes.
+  std::vector<int64_t> row_lengths() const {
+    if (!is_quantized(GetParam().type)) return {7, 37, 576};
+    const int64_t B = block();
+    return {B, 3 * B, (B == 32 ? 18 : 6) * B};
+  }
   std::unique_ptr<IsaScope> scope_;
 };
 
@@ -230,10 +239,9 @@ class QuantMatmul : public testing::TestWithParam<Case> {
 TEST_P(QuantMatmul, MatchesFloat64Reference) {
   const DType type = GetParam().type;
   std::mt19937 rng(1234 + int(type));
-  const int64_t B = block();
-  for (int64_t K : {B, 3 * B, (B == 32 ? 18 : 6) * B}) {
+  for (int64_t K : row_lengths()) {
     for (int64_t N : {1, 5, 13, 67}) {
-      const int64_t T = 1 + (N + K / B) % 9;
+      const int64_t T = 1 + (N + K) % 9;
       const int64_t x_stride = K + 3, out_stride = N + 2;
       SCOPED_TRACE("K=" + std::to_string(K) + " N=" + std::to_string(N) +
                    " T=" + std::to_string(T));
@@ -258,19 +266,22 @@ TEST_P(QuantMatmul, MatchesFloat64Reference) {
   }
 }
 
-// Every SIMD family agrees with the portable kernels to float rounding.
-TEST_P(QuantMatmul, AgreesWithPortable) {
+// Every kernel family follows the same per-element float order, so SIMD
+// kernels agree with the portable ones bit for bit (small and batched T).
+TEST_P(QuantMatmul, BitIdenticalToPortable) {
   const DType type = GetParam().type;
   std::mt19937 rng(99 + int(type));
-  const int64_t K = 6 * block(), N = 37, T = 11;
-  const Tensor w = make_weight(type, N, K, rng);
-  const std::vector<float> x = make_activations(T, K, K, rng);
-  const std::vector<float> simd = run(x, T, K, w, N);
-  ASSERT_TRUE(cpu::set_kernel_isa("portable"));
-  const std::vector<float> portable = run(x, T, K, w, N);
-  const Reference ref = reference(x, T, K, w);
-  for (size_t i = 0; i < simd.size(); ++i)
-    EXPECT_NEAR(simd[i], portable[i], 2e-5 * ref.mag[i] + 1e-30) << "element " << i;
+  for (int64_t K : row_lengths()) {
+    for (int64_t T : {1, 3, 11, 70}) {
+      const int64_t N = 37;
+      const Tensor w = make_weight(type, N, K, rng);
+      const std::vector<float> x = make_activations(T, K, K, rng);
+      const std::vector<float> simd = run(x, T, K, w, N);
+      IsaScope portable("portable");
+      expect_bits_equal(simd, run(x, T, K, w, N),
+                        "K=" + std::to_string(K) + " T=" + std::to_string(T));
+    }
+  }
 }
 
 // out[t, n] does not depend on T, on the other rows, or on the thread count.
@@ -343,6 +354,14 @@ TEST(QuantMatmulApi, IsaSelection) {
   EXPECT_EQ(cpu::kernel_isa(), "portable");
 }
 
+// TESSERA_KERNELS picks the family at first use (tests/python/
+// test_dequant_fresh.py runs this with the variable set).
+TEST(QuantMatmulApi, EnvironmentOverride) {
+  const char* env = std::getenv("TESSERA_KERNELS");
+  if (!env) GTEST_SKIP() << "TESSERA_KERNELS not set";
+  EXPECT_EQ(cpu::kernel_isa(), env);
+}
+
 TEST(QuantMatmulApi, RejectsBadShapes) {
   std::mt19937 rng(1);
   const Tensor w = make_weight(DType::kQ4_0, 4, 64, rng);
@@ -350,6 +369,8 @@ TEST(QuantMatmulApi, RejectsBadShapes) {
   EXPECT_THROW(cpu::matmul(x.data(), 2, 32, w, out.data(), 4), Error);  // x_stride < K
   EXPECT_THROW(cpu::matmul(x.data(), 2, 64, w, out.data(), 3), Error);  // out_stride < N
   EXPECT_NO_THROW(cpu::matmul(x.data(), 0, 64, w, out.data(), 4));
+  const Tensor ints = Tensor::empty(DType::kI32, {4, 64});
+  EXPECT_THROW(cpu::matmul(x.data(), 2, 64, ints, out.data(), 4), Error);  // no kernel
 }
 
 // The activation quantizer rounds to nearest: error at most half a step.
@@ -370,6 +391,31 @@ TEST(QuantMatmulApi, ActivationRoundtripError) {
   std::vector<float> same(512);
   cpu::activation_roundtrip(DType::kF16, x.data(), same.data(), 512);
   EXPECT_EQ(same, std::vector<float>(x.begin(), x.begin() + 512));
+}
+
+// The SIMD activation quantizers write the same bytes as the portable ones.
+TEST(QuantMatmulApi, ActivationQuantizersAgree) {
+  if (cpu::supported_kernel_isas().size() < 2) GTEST_SKIP() << "no AVX2";
+  std::mt19937 rng(11);
+  const int64_t K = 1536, T = 5;
+  std::vector<float> x = make_activations(T, K, K, rng);
+  x[3] = 0.0f;  // an all-zero block
+  for (int64_t k = 32; k < 64; ++k) x[K + k] = 0.0f;
+  using namespace cpu::detail;
+  for (ActFormat f : {ActFormat::kB32, ActFormat::kB256}) {
+    const size_t stride = pad64(act_row_bytes(f, K));
+    std::vector<uint8_t> a(stride * T, 0xAB), b(stride * T, 0xCD);
+    if (f == ActFormat::kB32) {
+      quantize_b32_portable(x.data(), K, 0, T, K, a.data(), stride);
+      quantize_b32_avx2(x.data(), K, 0, T, K, b.data(), stride);
+    } else {
+      quantize_b256_portable(x.data(), K, 0, T, K, a.data(), stride);
+      quantize_b256_avx2(x.data(), K, 0, T, K, b.data(), stride);
+    }
+    const size_t used = act_row_bytes(f, K);
+    for (int64_t t = 0; t < T; ++t)
+      EXPECT_EQ(std::memcmp(a.data() + t * stride, b.data() + t * stride, used), 0) << "row " << t;
+  }
 }
 
 }  // namespace

@@ -129,6 +129,28 @@ void quantize_b256_avx2(const float* x, int64_t x_stride, int64_t t0, int64_t t1
                         uint8_t* dst, size_t dst_stride);
 
 // ---- kernels ----
+// The canonical per-element float order. Integer dot products are exact, so
+// kernels may compute them any way they like (lane layouts, repacked tiles,
+// reductions in any order); only the float operations below are fixed, and
+// every ISA runs exactly these, so outputs are bit-identical across ISAs, T,
+// tilings and thread counts (fma = one rounding, as std::fma):
+//  B32 (Q4_0, Q4_1, Q8_0), blocks b in order, acc = 0:
+//     acc = fma(float(dot_b), dw_b * da_b, acc)     dot_b = sum w_q * a_q
+//     acc = fma(mw_b, sa_b, acc)                    Q4_1 only
+//  k-quants, super-blocks s in order, acc = 0:
+//     acc = fma(float(isum_s), d_s * da_s, acc)     isum = sum_j sc_j * dot_j
+//     acc = fma(float(-msum_s), dmin_s * da_s, acc) Q4_K/Q5_K: msum = sum_j m_j * asum_j
+//  float weights: 16 lanes, lane l takes k = l, l+16, ...: lane = fma(w, x, lane)
+//     (K padded with zeros to a multiple of 16), then a fixed pairwise tree:
+//     lanes k + k+8, then k + k+4, then k + k+2, then the last two.
+inline float hsum16_tree(const float l[16]) {
+  float s8[8], s4[4];
+  for (int k = 0; k < 8; ++k) s8[k] = l[k] + l[k + 8];
+  for (int k = 0; k < 4; ++k) s4[k] = s8[k] + s8[k + 4];
+  const float s2a = s4[0] + s4[2], s2b = s4[1] + s4[3];
+  return s2a + s2b;
+}
+
 // One matmul problem: activation rows (float x, or quantized rows) and the
 // weight rows in file format. A kernel computes out[t, n] for the region
 // [t0, t1) x [n0, n1).
@@ -144,10 +166,15 @@ struct MatmulProblem {
 using RegionKernel = void (*)(const MatmulProblem& p, int64_t t0, int64_t t1, int64_t n0,
                               int64_t n1);
 
-// Register tile of a kernel: rows of activations (mt) x rows of weights (nt).
+// A kernel and its register tile: rows of activations (mt) x weight rows (nt).
+// `batched` (optional) computes the same bits faster when a region has at
+// least `batched_min_t` rows (e.g. by repacking weight tiles once per call).
 struct KernelInfo {
   RegionKernel fn = nullptr;
   int mt = 1, nt = 1;
+  RegionKernel batched = nullptr;
+  int batched_nt = 1;
+  int batched_min_t = 1 << 30;
 };
 
 // Kernels per ISA; fn == nullptr where an ISA has no kernel for a type (the

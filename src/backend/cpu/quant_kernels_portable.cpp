@@ -1,9 +1,8 @@
 // Portable matmul kernels for every weight type. Each weight row is unpacked
 // once per region into int8 values and float block parameters, then dotted
-// with every activation row of the region. The per-element float order:
-//   B32 types:  for each block: acc = acc + (dw*da)*isum [+ mw*sa for Q4_1]
-//   k-quants:   for each super-block: acc = acc + (d*da)*isum [- (dmin*da)*msum]
-//   float:      8 strided partial sums, combined pairwise at the end
+// with every activation row of the region, in the canonical float order of
+// quant_internal.h (std::fma is one rounding like the SIMD FMAs).
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -104,9 +103,9 @@ void region_b32(const MatmulProblem& p, int64_t t0, int64_t t1, int64_t n0, int6
       const ActB32Row a = ActB32Row::at(const_cast<uint8_t*>(p.act + t * p.act_stride), K);
       float acc = 0.0f;
       for (int64_t b = 0; b < nb; ++b) {
-        const int32_t isum = dot_i8(&w.q[b * 32], a.qs + b * 32, 32);
-        acc = acc + (w.d[b] * a.d[b]) * float(isum);
-        if constexpr (kType == DType::kQ4_1) acc = acc + w.m[b] * a.s[b];
+        const int32_t dot = dot_i8(&w.q[b * 32], a.qs + b * 32, 32);
+        acc = std::fma(float(dot), w.d[b] * a.d[b], acc);
+        if constexpr (kType == DType::kQ4_1) acc = std::fma(w.m[b], a.s[b], acc);
       }
       p.out[t * p.out_stride + n] = acc;
     }
@@ -129,15 +128,15 @@ void region_kquant(const MatmulProblem& p, int64_t t0, int64_t t1, int64_t n0, i
         if constexpr (kType == DType::kQ6_K) {
           for (int g = 0; g < 16; ++g)
             isum += w.sc[b * 16 + g] * dot_i8(wq + 16 * g, aq + 16 * g, 16);
-          acc = acc + (w.d[b] * a.d[b]) * float(isum);
+          acc = std::fma(float(isum), w.d[b] * a.d[b], acc);
         } else {
           int32_t msum = 0;
           for (int j = 0; j < 8; ++j) {
             isum += w.sc[b * 8 + j] * dot_i8(wq + 32 * j, aq + 32 * j, 32);
             msum += w.mn[b * 8 + j] * (a.bsum[b * 16 + 2 * j] + a.bsum[b * 16 + 2 * j + 1]);
           }
-          acc = acc + (w.d[b] * a.d[b]) * float(isum);
-          acc = acc - (w.m[b] * a.d[b]) * float(msum);
+          acc = std::fma(float(isum), w.d[b] * a.d[b], acc);
+          acc = std::fma(float(-msum), w.m[b] * a.d[b], acc);
         }
       }
       p.out[t * p.out_stride + n] = acc;
@@ -161,13 +160,15 @@ void region_float(const MatmulProblem& p, int64_t t0, int64_t t1, int64_t n0, in
     }
     for (int64_t t = t0; t < t1; ++t) {
       const float* x = reinterpret_cast<const float*>(p.act + t * p.act_stride);
-      float acc[8] = {};
+      float acc[16] = {};
       int64_t k = 0;
-      for (; k + 8 <= K; k += 8)
-        for (int l = 0; l < 8; ++l) acc[l] = acc[l] + w[k + l] * x[k + l];
-      for (int l = 0; k < K; ++k, ++l) acc[l] = acc[l] + w[k] * x[k];
-      p.out[t * p.out_stride + n] =
-          ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+      for (; k + 16 <= K; k += 16)
+        for (int l = 0; l < 16; ++l) acc[l] = std::fma(w[k + l], x[k + l], acc[l]);
+      if (k < K) {  // last partial chunk; its zero padding counts too (-0 + 0 is +0)
+        for (int l = 0; l < 16; ++l, ++k)
+          acc[l] = k < K ? std::fma(w[k], x[k], acc[l]) : std::fma(0.0f, 0.0f, acc[l]);
+      }
+      p.out[t * p.out_stride + n] = hsum16_tree(acc);
     }
   }
 }

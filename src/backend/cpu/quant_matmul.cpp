@@ -2,6 +2,7 @@
 // activation rows once per call, and spreads register-tiled regions over the
 // threads. Work splitting never changes results: every kernel computes each
 // output element with the same operation sequence wherever it falls.
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -131,24 +132,28 @@ void matmul(const float* x, int64_t T, int64_t x_stride, const Tensor& w, float*
 
   // Split over weight-row tiles; add splits over T only when there are too
   // few row tiles to keep every thread busy.
+  const bool use_batched = kernel.batched && T >= kernel.batched_min_t;
+  const RegionKernel fn = use_batched ? kernel.batched : kernel.fn;
+  const int64_t nt = use_batched ? kernel.batched_nt : kernel.nt;
+  // Batched kernels repack weights per region: keep their T chunks long.
+  const int64_t mt = use_batched ? std::max<int64_t>(kernel.batched_min_t, 64) : kernel.mt;
   const int threads = num_threads();
-  const int64_t n_tiles = (N + kernel.nt - 1) / kernel.nt;
+  const int64_t n_tiles = (N + nt - 1) / nt;
   const int64_t target = int64_t(threads) * 4;
   int64_t t_chunk = T;
-  if (n_tiles < target && T > kernel.mt) {
-    const int64_t t_splits =
-        std::min<int64_t>((T + kernel.mt - 1) / kernel.mt, (target + n_tiles - 1) / n_tiles);
-    t_chunk = ((T + t_splits - 1) / t_splits + kernel.mt - 1) / kernel.mt * kernel.mt;
+  if (n_tiles < target && T > mt) {
+    const int64_t t_splits = std::min<int64_t>((T + mt - 1) / mt, (target + n_tiles - 1) / n_tiles);
+    t_chunk = ((T + t_splits - 1) / t_splits + mt - 1) / mt * mt;
   }
   if (t_chunk >= T) {
-    parallel_for(N, kernel.nt, [&](int64_t n0, int64_t n1) { kernel.fn(p, 0, T, n0, n1); });
+    parallel_for(N, nt, [&](int64_t n0, int64_t n1) { fn(p, 0, T, n0, n1); });
     return;
   }
   const int64_t t_items = (T + t_chunk - 1) / t_chunk;
   parallel_for(n_tiles * t_items, 1, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
-      const int64_t n0 = (i / t_items) * kernel.nt, t0 = (i % t_items) * t_chunk;
-      kernel.fn(p, t0, std::min(T, t0 + t_chunk), n0, std::min(N, n0 + kernel.nt));
+      const int64_t n0 = (i / t_items) * nt, t0 = (i % t_items) * t_chunk;
+      fn(p, t0, std::min(T, t0 + t_chunk), n0, std::min(N, n0 + nt));
     }
   });
 }
