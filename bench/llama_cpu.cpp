@@ -12,8 +12,8 @@
 #include <sstream>
 
 #include "bench_util.h"
-#include "tessera/core/parallel.h"
 #include "tessera/backend/quant.h"
+#include "tessera/core/parallel.h"
 #include "tessera/engine/model_runner.h"
 #include "tessera/model/model.h"
 #include "tessera/model/weight_source.h"

@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+export TESSERA_STRICT_TESTS=1
 ctest --test-dir build --output-on-failure -j "$(nproc)" "$@"

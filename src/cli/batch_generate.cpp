@@ -17,7 +17,10 @@ template <typename T>
 void read_field(const json& j, const char* key, T& out, int line) {
   if (!j.contains(key) || j[key].is_null()) return;
   try {
-    if constexpr (requires { typename T::value_type; out.has_value(); })
+    if constexpr (requires {
+                    typename T::value_type;
+                    out.has_value();
+                  })
       out = j[key].get<typename T::value_type>();
     else
       out = j[key].get<T>();
@@ -107,11 +110,11 @@ int run_batch(const EngineConfig& config, const BatchOptions& opt) {
     std::sort(all.outputs.begin(), all.outputs.end(),
               [](auto& a, auto& b) { return a.index < b.index; });
     for (const auto& s : all.outputs)
-      choices.push_back({{"index", s.index},
-                         {"text", s.text},
-                         {"token_ids", s.token_ids},
-                         {"finish_reason", s.finish_reason ? finish_reason_name(*s.finish_reason)
-                                                           : nullptr}});
+      choices.push_back(
+          {{"index", s.index},
+           {"text", s.text},
+           {"token_ids", s.token_ids},
+           {"finish_reason", s.finish_reason ? finish_reason_name(*s.finish_reason) : nullptr}});
     json result = {{"id", lines[i].value("id", json(i))},
                    {"choices", choices},
                    {"usage",

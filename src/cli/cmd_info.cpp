@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "tessera/engine/load_tokenizer.h"
 #include "tessera/formats/gguf.h"
 #include "tessera/model/weight_source.h"
 
@@ -124,10 +125,32 @@ void add_tensor_info(const WeightSource& source, InfoFields& out) {
   }
 }
 
-// Tokenizer facts (special tokens, chat template): to be filled in by the
-// tokenizer module, which knows how to read them from GGUF metadata
-// (source.gguf_file()) or tokenizer_config.json (source.hf_folder()).
-void add_tokenizer_info(const WeightSource& source, InfoFields& out) {}
+// Tokenizer facts: vocabulary, special tokens, the chat template.
+void add_tokenizer_info(const WeightSource& source, InfoFields& out) {
+  const tokenizer::Tokenizer tok = load_tokenizer(source);
+  auto token = [&](int32_t id) -> ordered_json {
+    if (!tok.is_valid(id)) return nullptr;
+    return {{"id", id}, {"text", tok.token_text(id)}};
+  };
+  auto describe = [&](int32_t id) {
+    return tok.is_valid(id) ? fmt::format("{} ({})", tok.token_text(id), id) : std::string("none");
+  };
+  out.add("vocabulary", std::to_string(tok.vocab_size()), "vocab_size", tok.vocab_size());
+  out.add("bos token", describe(tok.bos_id()), "bos_token", token(tok.bos_id()));
+  out.add("eos token", describe(tok.eos_id()), "eos_token", token(tok.eos_id()));
+  out.add("pad token", describe(tok.pad_id()), "pad_token", token(tok.pad_id()));
+  std::string specials;
+  ordered_json special_list = ordered_json::array();
+  for (int32_t id = 0; id < int32_t(tok.vocab_size()); ++id)
+    if (tok.is_special(id)) {
+      specials += fmt::format("{}{}", specials.empty() ? "" : " ", tok.token_text(id));
+      special_list.push_back(token(id));
+    }
+  out.add("special tokens", specials, "special_tokens", special_list);
+  const std::string& tmpl = tok.chat_template();
+  out.add("chat template", tmpl.empty() ? std::string("none") : "\n" + tmpl, "chat_template",
+          tmpl.empty() ? ordered_json(nullptr) : ordered_json(tmpl));
+}
 
 void print_tensor_list(const WeightSource& source, InfoFields& out, bool as_json) {
   ordered_json list = ordered_json::array();

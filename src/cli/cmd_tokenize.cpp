@@ -2,7 +2,6 @@
 // or -p TEXT), or with --decode ids -> text (one JSON array per line). Each
 // answer is one JSON line on stdout, so scripts can pipe thousands at once.
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -12,47 +11,14 @@
 
 #include "command.h"
 #include "tessera/core/error.h"
-#include "tessera/formats/gguf.h"
+#include "tessera/engine/load_tokenizer.h"
 #include "tessera/tokenizer/detokenizer.h"
 #include "tessera/tokenizer/tokenizer.h"
 
 namespace tessera::cli {
 namespace {
 
-namespace fs = std::filesystem;
 using tokenizer::Tokenizer;
-
-// Short model names and where fetch-model.sh puts their files.
-std::optional<fs::path> known_model_path(const std::string& name) {
-  if (name != "smollm2-135m") return std::nullopt;
-  const char* env = std::getenv("TESSERA_MODELS");
-  const char* home = std::getenv("HOME");
-  const fs::path dir = env != nullptr
-                           ? fs::path(env)
-                           : fs::path(home != nullptr ? home : ".") / ".cache/tessera/models";
-  return dir / "SmolLM2-135M-Instruct.Q4_1.gguf";
-}
-
-// A .gguf file, an HF folder (tokenizer.json), or a short model name.
-// Temporary: model loading will resolve paths through WeightSource::open.
-Tokenizer load_tokenizer(const std::string& model) {
-  fs::path path(model);
-  if (!fs::exists(path)) {
-    if (auto known = known_model_path(model)) {
-      path = *known;
-      if (!fs::exists(path))
-        fail(ErrorKind::kNotFound,
-             "model '{}' is not downloaded (expected {}); run scripts/fetch-model.sh {}", model,
-             path.string(), model);
-    } else {
-      fail(ErrorKind::kNotFound, "no model at '{}'", model);
-    }
-  }
-  if (fs::is_directory(path)) return Tokenizer::from_hf_folder(path.string());
-  if (path.filename() == "tokenizer.json")
-    return Tokenizer::from_hf_folder(path.parent_path().string());
-  return Tokenizer::from_gguf(*gguf::File::open(path.string()));
-}
 
 nlohmann::json parse_line(const std::string& line, size_t number) {
   try {
@@ -74,7 +40,7 @@ struct Options {
 };
 
 int run(const Options& o) {
-  const Tokenizer tok = load_tokenizer(o.model);
+  const Tokenizer tok = load_tokenizer(*WeightSource::open(o.model));
   auto encode = [&](const std::string& text) {
     std::cout << nlohmann::json(tok.encode(text, !o.no_special, o.parse_special)).dump() << '\n';
   };

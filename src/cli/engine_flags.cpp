@@ -58,7 +58,8 @@ int64_t parse_size(const std::string& text, const std::string& flag) {
 
 EngineConfig engine_config(const EngineFlags& f) {
   EngineConfig c = f.config;
-  if (!f.kv_cache_memory.empty()) c.kv_cache_memory = parse_size(f.kv_cache_memory, "--kv-cache-memory");
+  if (!f.kv_cache_memory.empty())
+    c.kv_cache_memory = parse_size(f.kv_cache_memory, "--kv-cache-memory");
   c.enable_prefix_caching = !f.no_prefix_caching;
   return c;
 }

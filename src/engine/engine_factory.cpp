@@ -7,15 +7,10 @@
 #include "tessera/core/error.h"
 #include "tessera/core/log.h"
 #include "tessera/core/parallel.h"
-#include "tessera/formats/gguf.h"
+#include "tessera/engine/load_tokenizer.h"
 
 namespace tessera {
 namespace {
-
-tokenizer::Tokenizer load_tokenizer(const WeightSource& source) {
-  if (auto gguf = source.gguf_file()) return tokenizer::Tokenizer::from_gguf(*gguf);
-  return tokenizer::Tokenizer::from_hf_folder(source.hf_folder());
-}
 
 int64_t physical_memory() {
   return int64_t(sysconf(_SC_PHYS_PAGES)) * int64_t(sysconf(_SC_PAGE_SIZE));
@@ -44,9 +39,9 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
   tokenizer::Tokenizer tokenizer = load_tokenizer(*source);
 
   const ModelConfig& mc = model->config();
-  const int64_t max_len =
-      config.max_model_len > 0 ? std::min<int64_t>(config.max_model_len, mc.max_position)
-                               : mc.max_position;
+  const int64_t max_len = config.max_model_len > 0
+                              ? std::min<int64_t>(config.max_model_len, mc.max_position)
+                              : mc.max_position;
   KvCacheShape shape;
   shape.num_layers = mc.num_layers;
   shape.num_blocks = 1;
@@ -58,17 +53,17 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
   int64_t budget = config.kv_cache_memory;
   if (budget <= 0) {
     // Default: two full contexts, at most a quarter of the machine's memory.
-    budget = std::min<int64_t>(2 * max_len * per_block / config.block_size,
-                               physical_memory() / 4);
+    budget = std::min<int64_t>(2 * max_len * per_block / config.block_size, physical_memory() / 4);
   }
   const int blocks = int(std::min<int64_t>(budget / per_block, 1 << 30));
   if (int64_t(blocks) * config.block_size < std::min<int64_t>(max_len, 64))
     fail(ErrorKind::kInvalidArgument,
          "--kv-cache-memory {} bytes holds only {} tokens; give it at least {} bytes", budget,
          int64_t(blocks) * config.block_size, per_block * 4);
-  spdlog::info("model {}: {} layers, {:.1f} MB of weights; KV cache {} blocks x {} tokens ({:.1f} MB)",
-               mc.name, mc.num_layers, double(model->weight_bytes()) / 1e6, blocks,
-               config.block_size, double(blocks) * double(per_block) / 1e6);
+  spdlog::info(
+      "model {}: {} layers, {:.1f} MB of weights; KV cache {} blocks x {} tokens ({:.1f} MB)",
+      mc.name, mc.num_layers, double(model->weight_bytes()) / 1e6, blocks, config.block_size,
+      double(blocks) * double(per_block) / 1e6);
   return std::make_unique<EngineImpl>(config, std::move(source), std::move(backend),
                                       std::move(model), std::move(tokenizer), blocks);
 }

@@ -28,16 +28,17 @@ EngineImpl::EngineImpl(const EngineConfig& config, std::unique_ptr<WeightSource>
       model_(std::move(model)),
       tokenizer_(std::move(tokenizer)),
       kv_(KvCacheConfig{kv_blocks, config.block_size, config.enable_prefix_caching, {}}),
-      runner_(*model_, [&] {
-        KvCacheShape s;
-        s.num_layers = model_->config().num_layers;
-        s.num_blocks = kv_blocks;
-        s.block_size = config.block_size;
-        s.num_kv_heads = model_->config().num_kv_heads;
-        s.head_dim = model_->config().head_dim;
-        s.dtype = backend_->activation_dtype();
-        return s;
-      }()),
+      runner_(*model_,
+              [&] {
+                KvCacheShape s;
+                s.num_layers = model_->config().num_layers;
+                s.num_blocks = kv_blocks;
+                s.block_size = config.block_size;
+                s.num_kv_heads = model_->config().num_kv_heads;
+                s.head_dim = model_->config().head_dim;
+                s.dtype = backend_->activation_dtype();
+                return s;
+              }()),
       scheduler_(kv_, SchedulerConfig{config.max_num_seqs, config.max_num_batched_tokens}),
       sampler_(int(model_->config().vocab_size), {tokenizer_.eos_id()}) {
   model_name_ = model_->config().name;
@@ -172,6 +173,7 @@ void EngineImpl::loop() {
     try {
       take_inbox();
       step();
+      ++steps_;
     } catch (const std::exception& e) {
       // A failed step fails the requests in flight, not the process.
       spdlog::error("engine step failed: {}", e.what());
@@ -227,7 +229,8 @@ void EngineImpl::step() {
   for (size_t i = 0; i < plan.work.size(); ++i) {
     const ScheduledWork& w = plan.work[i];
     SequenceState& s = *w.seq;
-    kv_.commit_tokens(s.kv_id, std::span(s.tokens).subspan(size_t(s.num_computed), size_t(w.num_new)));
+    kv_.commit_tokens(s.kv_id,
+                      std::span(s.tokens).subspan(size_t(s.num_computed), size_t(w.num_new)));
     const float* rows = first_row[i] >= 0 ? logits.data() + size_t(first_row[i]) * vocab : nullptr;
     if (w.want_all_logits && rows) record_prompt_logprobs(*w.request, w, rows);
     s.num_computed += w.num_new;
@@ -241,12 +244,15 @@ void EngineImpl::step() {
     if (r->aborted) continue;
     sample_request(*r, rows);
   }
-  // Publish and retire.
+  // Publish; finished requests publish their last output in finish_request,
+  // after their blocks are back.
   std::vector<RequestState*> done;
   for (auto& [r, rows] : to_sample) {
     if (r->aborted) continue;
-    publish(*r);
-    if (r->done()) done.push_back(r);
+    if (r->done())
+      done.push_back(r);
+    else
+      publish(*r);
   }
   for (RequestState* r : done) finish_request(*r, std::nullopt);
 }
@@ -306,8 +312,8 @@ void EngineImpl::publish(RequestState& r) {
     r.prompt_logprobs_sent = true;
   }
   for (auto& s : r.seqs) {
-    if (s.new_tokens.empty() && !s.finished) continue;
-    if (s.new_tokens.empty() && s.new_text.empty() && s.index < 0) continue;
+    if (s.finish_published || (s.new_tokens.empty() && s.new_text.empty() && !s.finished))
+      continue;
     SequenceOutput so;
     so.index = s.index;
     so.token_ids = std::move(s.new_tokens);
@@ -319,14 +325,11 @@ void EngineImpl::publish(RequestState& r) {
     s.new_tokens.clear();
     s.new_text.clear();
     s.new_logprobs.clear();
+    s.finish_published = s.finished;
     if (r.params.use_beam_search) out.num_generated_tokens += int(so.token_ids.size());
     out.outputs.push_back(std::move(so));
   }
   out.finished = r.done();
-  // Sequences that finished in an earlier step publish nothing new.
-  std::erase_if(out.outputs, [](const SequenceOutput& so) {
-    return so.token_ids.empty() && so.text.empty() && !so.finish_reason;
-  });
   r.stream->push(std::move(out));
 }
 
@@ -339,10 +342,12 @@ void EngineImpl::finish_request(RequestState& r, std::optional<FinishReason> rea
         s.finish_reason = reason;
         s.new_text += s.stops->flush();
       }
-    publish(r);
   }
   scheduler_.remove(&r);
   ++requests_finished_;
+  // A consumer that sees the last output also sees the request's blocks freed.
+  update_stats();
+  publish(r);
   requests_.erase(r.id);  // destroys r
 }
 
@@ -359,7 +364,7 @@ void EngineImpl::update_stats() {
   stats_.prompt_tokens = prompt_tokens_;
   stats_.generation_tokens = generation_tokens_;
   stats_.requests_finished = requests_finished_;
-  ++stats_.steps;
+  stats_.steps = steps_;
 }
 
 }  // namespace tessera

@@ -25,8 +25,8 @@ namespace tessera {
 class EngineImpl final : public Engine {
  public:
   EngineImpl(const EngineConfig& config, std::unique_ptr<WeightSource> source,
-             std::unique_ptr<Backend> backend, std::unique_ptr<Model> model, tokenizer::Tokenizer tokenizer,
-             int kv_blocks);
+             std::unique_ptr<Backend> backend, std::unique_ptr<Model> model,
+             tokenizer::Tokenizer tokenizer, int kv_blocks);
   ~EngineImpl() override;
 
   std::shared_ptr<RequestHandle> submit(GenerateRequest request) override;
@@ -44,12 +44,11 @@ class EngineImpl final : public Engine {
   void step();
   void process_outputs(const StepPlan& plan, std::span<const float> logits,
                        const std::vector<int>& first_row);
-  void sample_request(RequestState& r, const std::vector<std::pair<SequenceState*, const float*>>&
-                                           rows);
+  void sample_request(RequestState& r,
+                      const std::vector<std::pair<SequenceState*, const float*>>& rows);
   void append_token(RequestState& r, SequenceState& s, int32_t token, float logprob,
                     std::vector<LogprobEntry> top);
-  void beam_step(RequestState& r,
-                 const std::vector<std::pair<SequenceState*, const float*>>& rows);
+  void beam_step(RequestState& r, const std::vector<std::pair<SequenceState*, const float*>>& rows);
   void finish_beams(RequestState& r, bool at_max);
   void sample_one(RequestState& r, SequenceState& s, const float* row);
   void fork_samples(RequestState& r);
@@ -73,7 +72,7 @@ class EngineImpl final : public Engine {
   std::unordered_map<std::string, std::unique_ptr<RequestState>> requests_;  // engine thread
   uint64_t next_kv_id_ = 1;
   // Counters of the engine thread, copied into stats_ after each step.
-  int64_t prompt_tokens_ = 0, generation_tokens_ = 0, requests_finished_ = 0;
+  int64_t prompt_tokens_ = 0, generation_tokens_ = 0, requests_finished_ = 0, steps_ = 0;
   Sampler sampler_;
 
   // Shared with submitting threads.

@@ -82,8 +82,7 @@ void EngineImpl::beam_step(RequestState& r,
     log_softmax(std::span(rows[b].second, size_t(vocab)), out);
     cum[b] = rows[b].first->cumulative_logprob;
   }
-  const std::vector<BeamCandidate> candidates =
-      top_beam_candidates(logprobs, vocab, cum, width);
+  const std::vector<BeamCandidate> candidates = top_beam_candidates(logprobs, vocab, cum, width);
   const int generated = rows.front().first->num_generated(prompt_len) + 1;
 
   std::vector<SequenceState> next;
@@ -96,9 +95,8 @@ void EngineImpl::beam_step(RequestState& r,
       if (int(next.size()) < width) {
         std::vector<int32_t> tokens(parent.tokens.begin() + prompt_len, parent.tokens.end());
         tokens.push_back(c.token);
-        r.finished_beams.push_back(
-            {std::move(tokens), c.cum_logprob,
-             beam_score(c.cum_logprob, generated, r.params.length_penalty)});
+        r.finished_beams.push_back({std::move(tokens), c.cum_logprob,
+                                    beam_score(c.cum_logprob, generated, r.params.length_penalty)});
       }
       continue;
     }
@@ -134,10 +132,9 @@ void EngineImpl::finish_beams(RequestState& r, bool at_max) {
   const int prompt_len = int(r.prompt.size());
   for (auto& s : r.seqs) {
     const int generated = s.num_generated(prompt_len);
-    r.finished_beams.push_back({std::vector<int32_t>(s.tokens.begin() + prompt_len, s.tokens.end()),
-                                s.cumulative_logprob,
-                                beam_score(s.cumulative_logprob, generated,
-                                           r.params.length_penalty)});
+    r.finished_beams.push_back(
+        {std::vector<int32_t>(s.tokens.begin() + prompt_len, s.tokens.end()), s.cumulative_logprob,
+         beam_score(s.cumulative_logprob, generated, r.params.length_penalty)});
     kv_.free(s.kv_id);
   }
   std::stable_sort(r.finished_beams.begin(), r.finished_beams.end(),

@@ -101,13 +101,12 @@ std::span<const float> ModelRunner::run(std::span<const ScheduledSeq> seqs,
 }
 
 void ModelRunner::copy_blocks(std::span<const std::pair<int32_t, int32_t>> src_dst) {
-  TESSERA_CHECK(backend_.device() == Device::kCPU);  // device copies come with the CUDA backend
   for (auto& layer : kv_cache_) {
     for (Tensor* t : {&layer.k, &layer.v}) {
       const size_t block_bytes = t->nbytes() / size_t(t->dim(0));
       for (auto [src, dst] : src_dst)
-        std::memcpy(static_cast<char*>(t->data()) + size_t(dst) * block_bytes,
-                    static_cast<char*>(t->data()) + size_t(src) * block_bytes, block_bytes);
+        backend_.copy(static_cast<char*>(t->data()) + size_t(dst) * block_bytes,
+                      static_cast<char*>(t->data()) + size_t(src) * block_bytes, block_bytes);
     }
   }
 }

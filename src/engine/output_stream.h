@@ -36,8 +36,8 @@ class OutputStream final : public RequestHandle {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<RequestOutput> queue_;
-  bool closed_ = false;    // the final output was pushed
-  bool drained_ = false;   // ... and popped
+  bool closed_ = false;   // the final output was pushed
+  bool drained_ = false;  // ... and popped
   std::function<void()> callback_;
 };
 

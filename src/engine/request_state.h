@@ -22,10 +22,11 @@ struct SequenceState {
   std::vector<int32_t> tokens;  // prompt + generated
   int num_computed = 0;         // tokens whose KV is cached
   bool finished = false;
+  bool finish_published = false;  // its finish_reason went out already
   std::optional<FinishReason> finish_reason;
   std::string stop_reason;
   double cumulative_logprob = 0.0;
-  RequestRng rng{0};            // per-sequence stream: same output whatever the batch
+  RequestRng rng{0};  // per-sequence stream: same output whatever the batch
   std::unique_ptr<tokenizer::IncrementalDetokenizer> detokenizer;
   std::unique_ptr<StopStringMatcher> stops;
   // Not yet published to the stream.
@@ -46,7 +47,7 @@ struct RequestState {
   bool forked = false;              // the prompt was computed and samples forked
   bool aborted = false;
   int num_cached_prompt = 0;
-  uint64_t arrival = 0;             // admission order; preemption takes the newest
+  uint64_t arrival = 0;  // admission order; preemption takes the newest
   std::chrono::steady_clock::time_point arrival_time;
   // Prompt logprobs collected chunk by chunk (index i: token i given < i).
   std::vector<std::optional<TokenLogprob>> prompt_logprobs;

@@ -22,8 +22,8 @@ class FusedProjection {
   std::vector<Tensor> split(const Tensor& out) const;
 
  private:
-  Tensor fused_;                 // defined when fused
-  std::vector<Tensor> weights_;  // otherwise one per projection
+  Tensor fused_;                  // defined when fused
+  std::vector<Tensor> weights_;   // otherwise one per projection
   std::vector<int64_t> offsets_;  // column offset of each part, plus the total
   int64_t total_ = 0;
 };

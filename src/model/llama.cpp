@@ -117,6 +117,7 @@ void LlamaModel::forward(const ForwardInput& in, std::vector<KvLayer>& kv_cache,
     backend_.silu_mul(gu[0], gu[1], act);
     backend_.matmul(act, w.w_down, proj);
   }
+  if (L == 0) return;  // a prefill chunk that does not finish its prompt
   // Only the rows that need logits go through the final norm and the head.
   Tensor last_x = ws_.last_x.slice_rows(0, L), last_proj = ws_.last_proj.slice_rows(0, L);
   Tensor last_h = ws_.last_h.slice_rows(0, L);

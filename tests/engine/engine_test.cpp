@@ -42,9 +42,9 @@ Result collect(RequestHandle& h) {
 }
 
 std::vector<std::string> varied_prompts(int n) {
-  const char* subjects[] = {"The ocean", "My neighbour's cat", "A quantum computer", "Paris",
-                            "The history of jazz", "def quicksort(arr):", "Photosynthesis",
-                            "The stock market"};
+  const char* subjects[] = {
+      "The ocean",           "My neighbour's cat",  "A quantum computer", "Paris",
+      "The history of jazz", "def quicksort(arr):", "Photosynthesis",     "The stock market"};
   const char* verbs[] = {" is", " was once", " can be explained as", " reminds me of"};
   std::vector<std::string> out;
   for (int i = 0; i < n; ++i)

@@ -48,8 +48,8 @@ inline KvCacheShape kv_shape_for(const Model& model, int num_blocks, int block_s
 class SingleSequence {
  public:
   SingleSequence(TestModel& tm, int max_tokens, int block_size = 16)
-      : runner_(*tm.model, kv_shape_for(*tm.model, (max_tokens + block_size - 1) / block_size,
-                                        block_size)) {
+      : runner_(*tm.model,
+                kv_shape_for(*tm.model, (max_tokens + block_size - 1) / block_size, block_size)) {
     table_.resize(size_t(runner_.kv_shape().num_blocks));
     std::iota(table_.rbegin(), table_.rend(), 0);
   }

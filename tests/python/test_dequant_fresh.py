@@ -80,7 +80,7 @@ def test_kernel_family_from_environment(isa):
     needed = {"avx2": ["avx2", "fma", "f16c"],
               "avx512-vnni": ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni"]}
     if any(f" {flag}" not in flags for flag in needed.get(isa, [])):
-        pytest.skip(f"CPU lacks {isa}")
+        pytest.skip(f"hardware: CPU lacks {isa}")
     result = subprocess.run(
         [str(binary), "--gtest_filter=QuantMatmulApi.EnvironmentOverride"],
         env={**os.environ, "TESSERA_KERNELS": isa}, capture_output=True, text=True, timeout=60)

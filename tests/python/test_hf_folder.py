@@ -104,8 +104,8 @@ def test_tensors_equal_dequantized_gguf(default_hf):
 
 @needs_model
 def test_transformers_sees_the_same_model(default_hf):
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch", reason="optional: the transformers cross-check needs torch")
+    transformers = pytest.importorskip("transformers", reason="optional: needs transformers")
     kwargs = {"dtype": torch.float32}
     from_folder = transformers.AutoModelForCausalLM.from_pretrained(str(default_hf), **kwargs)
     from_gguf = transformers.AutoModelForCausalLM.from_pretrained(

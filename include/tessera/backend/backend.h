@@ -73,6 +73,9 @@ class Backend {
   // Copy int32 host data into a device buffer (CPU: plain copy).
   virtual void upload_i32(const int32_t* host, int64_t n, Tensor& dst) = 0;
   virtual void download_f32(const Tensor& src, float* host) = 0;
+  // dst = src, `bytes` of this device's memory, in stream order (KV block
+  // copies for copy-on-write).
+  virtual void copy(void* dst, const void* src, size_t bytes) = 0;
 
   // out[i, :] = table[ids[i], :] as float
   virtual void embedding(const Tensor& table, const Tensor& ids, Tensor& out) = 0;

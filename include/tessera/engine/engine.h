@@ -38,7 +38,7 @@ struct SequenceOutput {
   std::string text;                    // new text (whole UTF-8 characters, stop strings held back)
   std::vector<TokenLogprob> logprobs;  // one per new token when requested
   std::optional<FinishReason> finish_reason;
-  std::string stop_reason;             // the stop string that matched, if any
+  std::string stop_reason;  // the stop string that matched, if any
   double cumulative_logprob = 0.0;
 };
 
@@ -47,8 +47,8 @@ struct RequestOutput {
   std::vector<SequenceOutput> outputs;  // sequences with news (all of them in the last one)
   bool finished = false;                // no more outputs follow
   int num_prompt_tokens = 0;
-  int num_cached_prompt_tokens = 0;     // served from the prefix cache
-  int num_generated_tokens = 0;         // total over all sequences so far
+  int num_cached_prompt_tokens = 0;  // served from the prefix cache
+  int num_generated_tokens = 0;      // total over all sequences so far
   // Set in the first output when prompt_logprobs was asked for: entry i is
   // the logprob of prompt token i given tokens < i (none for i = 0).
   std::vector<std::optional<TokenLogprob>> prompt_logprobs;
@@ -89,9 +89,9 @@ struct EngineConfig {
   int threads = 0;                     // CPU threads (0: all cores)
   int max_num_seqs = 64;
   int max_num_batched_tokens = 512;
-  int max_model_len = 0;               // 0: the model's context length
+  int max_model_len = 0;  // 0: the model's context length
   int block_size = 16;
-  int64_t kv_cache_memory = 0;         // bytes; 0: enough for max_num_seqs... see docs
+  int64_t kv_cache_memory = 0;  // bytes; 0: enough for max_num_seqs... see docs
   double gpu_memory_utilization = 0.9;
   bool enable_prefix_caching = true;
   int max_waiting_requests = 1024;
@@ -105,7 +105,7 @@ struct EngineStats {
   int64_t prefix_cache_queries = 0;  // prompt tokens looked up
   int64_t prefix_cache_hits = 0;     // of those, found cached
   int64_t num_preemptions = 0;
-  int64_t prompt_tokens = 0;         // computed (cache hits excluded)
+  int64_t prompt_tokens = 0;  // computed (cache hits excluded)
   int64_t generation_tokens = 0;
   int64_t requests_finished = 0;
   int64_t steps = 0;

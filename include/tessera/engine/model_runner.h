@@ -14,12 +14,12 @@ namespace tessera {
 
 // One sequence's share of a step.
 struct ScheduledSeq {
-  std::span<const int32_t> tokens;        // every known token (prompt + generated)
-  int num_computed = 0;                   // tokens whose K/V are already cached
-  int num_new = 0;                        // tokens computed this step
-  std::span<const int32_t> block_table;   // covers num_computed + num_new tokens
-  bool want_logits = false;               // logits of the last new token (sampling)
-  bool want_all_logits = false;           // logits of every new token (prompt logprobs)
+  std::span<const int32_t> tokens;       // every known token (prompt + generated)
+  int num_computed = 0;                  // tokens whose K/V are already cached
+  int num_new = 0;                       // tokens computed this step
+  std::span<const int32_t> block_table;  // covers num_computed + num_new tokens
+  bool want_logits = false;              // logits of the last new token (sampling)
+  bool want_all_logits = false;          // logits of every new token (prompt logprobs)
 };
 
 class ModelRunner {

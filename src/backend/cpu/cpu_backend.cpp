@@ -1,4 +1,6 @@
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "ops_kernels.h"
 #include "tessera/backend/backend.h"
@@ -41,6 +43,8 @@ class CpuBackend final : public Backend {
       std::memcpy(host + r * src.cols(), src.row_ptr(r), size_t(src.cols()) * sizeof(float));
   }
 
+  void copy(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+
   void embedding(const Tensor& table, const Tensor& ids, Tensor& out) override {
     cpu::embedding(table, ids, out);
   }
@@ -54,6 +58,19 @@ class CpuBackend final : public Backend {
   void matmul(const Tensor& x, const Tensor& w, Tensor& out) override {
     TESSERA_CHECK(x.dtype() == DType::kF32 && out.dtype() == DType::kF32);
     TESSERA_CHECK(x.cols() == w.cols() && out.cols() == w.rows() && out.rows() == x.rows());
+    if (std::getenv("TESSERA_DEBUG_EXACT")) {
+      std::vector<float> wrow(size_t(w.cols()));
+      for (int64_t n = 0; n < w.rows(); ++n) {
+        cpu::dequantize_row(w.dtype(), w.row_ptr(n), wrow.data(), w.cols());
+        for (int64_t t = 0; t < x.rows(); ++t) {
+          double acc = 0;
+          const float* xr = static_cast<const float*>(x.row_ptr(t));
+          for (int64_t k = 0; k < w.cols(); ++k) acc += double(xr[k]) * wrow[size_t(k)];
+          static_cast<float*>(out.row_ptr(t))[n] = float(acc);
+        }
+      }
+      return;
+    }
     cpu::matmul(x.data_as<float>(), x.rows(), int64_t(x.row_stride() / sizeof(float)), w,
                 out.data_as<float>(), int64_t(out.row_stride() / sizeof(float)));
   }
@@ -84,7 +101,8 @@ std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend
 
 #ifndef TESSERA_WITH_CUDA
 std::unique_ptr<Backend> make_cuda_backend(int) {
-  fail(ErrorKind::kUnsupported, "this tessera was built without CUDA (configure with nvcc present)");
+  fail(ErrorKind::kUnsupported,
+       "this tessera was built without CUDA (configure with nvcc present)");
 }
 #endif
 

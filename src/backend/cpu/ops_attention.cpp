@@ -15,7 +15,7 @@ namespace tessera::cpu {
 namespace {
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) float dot(const float* a,
-                                                                     const float* b, int n) {
+                                                                       const float* b, int n) {
   // Eight partial sums in a fixed order: vectorizes, and stays deterministic.
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int i = 0;
@@ -26,7 +26,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float dot(const flo
 }
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) void axpy(float a, const float* x,
-                                                                     float* y, int n) {
+                                                                       float* y, int n) {
   for (int i = 0; i < n; ++i) y[i] += a * x[i];
 }
 

@@ -10,14 +10,15 @@ namespace tessera::cpu {
 namespace {
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) void silu_mul_row(const float* g,
-                                                                             const float* u,
-                                                                             float* o, int64_t n) {
+                                                                               const float* u,
+                                                                               float* o,
+                                                                               int64_t n) {
   // (g * sigmoid(g)) * u, rounded as transformers computes it.
   for (int64_t i = 0; i < n; ++i) o[i] = (g[i] * (1.0f / (1.0f + std::exp(-g[i])))) * u[i];
 }
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) void add_row(float* x, const float* y,
-                                                                        int64_t n) {
+                                                                          int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 

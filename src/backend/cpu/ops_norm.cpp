@@ -10,8 +10,9 @@ namespace {
 // One row: out = x * rsqrt(mean(x^2) + eps) * w. The sum is kept in double so
 // the result does not depend on vector width.
 __attribute__((target_clones("avx512f", "avx2", "default"))) void norm_row(const float* x,
-                                                                         const float* w, float eps,
-                                                                         int64_t n, float* out) {
+                                                                           const float* w,
+                                                                           float eps, int64_t n,
+                                                                           float* out) {
   double ss = 0.0;
   for (int64_t i = 0; i < n; ++i) ss += double(x[i]) * x[i];
   const float inv = 1.0f / std::sqrt(float(ss / double(n)) + eps);
@@ -19,7 +20,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void norm_row(const
 }
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) void add_row(float* r, const float* x,
-                                                                        int64_t n) {
+                                                                          int64_t n) {
   for (int64_t i = 0; i < n; ++i) r[i] += x[i];
 }
 

@@ -11,6 +11,11 @@
 
 namespace tessera {
 namespace cuda {
+
+void CudaBackend::copy(void* dst, const void* src, size_t bytes) {
+  const cudaError_t err = launch_copy(dst, src, bytes, info().sm_count, stream());
+  if (err != cudaSuccess) fail_cuda(err, "copy", __FILE__, __LINE__);
+}
 namespace {
 
 constexpr size_t kGemmWorkspaceBytes = size_t(32) << 20;
@@ -467,9 +472,7 @@ MemoryStats memory_stats(const Backend& backend) {
 void reset_peak_memory(Backend& backend) { as_cuda(backend).allocator().reset_peak(); }
 void release_cached_memory(Backend& backend) { as_cuda(backend).allocator().release_cached(); }
 void copy_device(Backend& backend, void* dst, const void* src, size_t bytes) {
-  CudaBackend& b = as_cuda(backend);
-  const cudaError_t err = launch_copy(dst, src, bytes, b.info().sm_count, b.stream());
-  if (err != cudaSuccess) fail_cuda(err, "copy_device", __FILE__, __LINE__);
+  backend.copy(dst, src, bytes);
 }
 void set_gemv_enabled(Backend& backend, bool on) { as_cuda(backend).set_use_gemv(on); }
 void fill_uniform(Backend& backend, Tensor& t, uint64_t seed, float scale) {

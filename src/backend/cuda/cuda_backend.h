@@ -32,6 +32,7 @@ class CudaBackend final : public Backend {
   std::vector<KvLayer> alloc_kv_cache(const KvCacheShape& shape) override;
   void upload_i32(const int32_t* host, int64_t n, Tensor& dst) override;
   void download_f32(const Tensor& src, float* host) override;
+  void copy(void* dst, const void* src, size_t bytes) override;
 
   void embedding(const Tensor& table, const Tensor& ids, Tensor& out) override;
   void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) override;

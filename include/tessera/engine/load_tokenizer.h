@@ -1,0 +1,12 @@
+// The tokenizer that goes with a model: from the GGUF metadata, or from
+// tokenizer.json + tokenizer_config.json of an HF folder.
+#pragma once
+
+#include "tessera/model/weight_source.h"
+#include "tessera/tokenizer/tokenizer.h"
+
+namespace tessera {
+
+tokenizer::Tokenizer load_tokenizer(const WeightSource& source);
+
+}  // namespace tessera
