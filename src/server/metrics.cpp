@@ -18,8 +18,11 @@ void gauge(std::string& out, std::string_view name, std::string_view help, std::
 
 void counter(std::string& out, std::string_view name, std::string_view help,
              std::string_view labels, double value) {
-  header(out, name, "counter", help);
-  fmt::format_to(std::back_inserter(out), "{}_total{{{}}} {}\n", name, labels, value);
+  // HELP/TYPE name the sample itself (x_total), as the exposition format
+  // and prometheus_client's parser expect.
+  std::string total = fmt::format("{}_total", name);
+  header(out, total, "counter", help);
+  fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", total, labels, value);
 }
 
 std::string format_bound(double b) { return fmt::format("{}", b); }
@@ -123,12 +126,12 @@ std::string ServerMetrics::render(const BackendStats& s) const {
           static_cast<double>(s.generation_tokens));
 
   std::lock_guard lock(mu_);
-  header(out, "tessera:request_success", "counter", "Finished requests by finish reason.");
+  header(out, "tessera:request_success_total", "counter", "Finished requests by finish reason.");
   for (Finish f : {Finish::kStop, Finish::kLength, Finish::kAbort})
     fmt::format_to(std::back_inserter(out),
                    "tessera:request_success_total{{{},finished_reason=\"{}\"}} {}\n", l,
                    finish_name(f), finished_by_reason_[static_cast<size_t>(f)]);
-  header(out, "tessera:http_requests", "counter", "HTTP requests by route and status.");
+  header(out, "tessera:http_requests_total", "counter", "HTTP requests by route and status.");
   for (const auto& [key, count] : http_counts_)
     fmt::format_to(std::back_inserter(out),
                    "tessera:http_requests_total{{{},route=\"{}\",status=\"{}\"}} {}\n", l,

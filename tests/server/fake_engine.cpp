@@ -215,6 +215,8 @@ void FakeEngine::step() {
     std::erase_if(running_, [&](const std::shared_ptr<Request>& r) {
       if (!r->stream->aborted()) return false;
       abort_out(r);
+      used_blocks_ -= r->prompt_blocks;
+      for (const auto& s : r->seqs) used_blocks_ -= s.blocks;
       return true;
     });
     int running_seqs = 0;
