@@ -15,6 +15,10 @@
 #include <thread>
 #include <unordered_map>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -48,6 +52,7 @@ struct Shared {
   std::atomic<size_t> connections{0};
   std::atomic<size_t> pending_replies{0};
   std::atomic<bool> draining{false};
+  std::atomic<uint64_t> accepted{0};  // connections ever accepted
   std::mutex mu;
   std::condition_variable idle_cv;  // signalled when pending_replies or connections drop
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
@@ -378,6 +383,8 @@ struct HttpServer::Impl {
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
   net::steady_timer accept_retry{ioc};
+  net::steady_timer trim_timer{ioc};
+  uint64_t accepted_at_last_trim = 0;
   std::vector<std::thread> threads;
   int port = 0;
   bool started = false;
@@ -410,9 +417,29 @@ struct HttpServer::Impl {
       } else {
         socket.set_option(tcp::no_delay(true), ec);
         shared->connections.fetch_add(1);
+        shared->accepted.fetch_add(1);
         std::make_shared<Session>(std::move(socket), shared)->start();
       }
       accept();
+    });
+  }
+
+  // After a burst of traffic, once no reply is in flight, hand the memory
+  // the burst's connections used back to the system: glibc keeps freed
+  // memory in its arenas otherwise, and the process would stay at its
+  // high-water mark.
+  void schedule_trim() {
+    trim_timer.expires_after(std::chrono::seconds(2));
+    trim_timer.async_wait([this](error_code ec) {
+      if (ec) return;
+      uint64_t accepted = shared->accepted.load();
+      if (accepted != accepted_at_last_trim && shared->pending_replies.load() == 0) {
+        accepted_at_last_trim = accepted;
+#if defined(__GLIBC__)
+        malloc_trim(0);
+#endif
+      }
+      schedule_trim();
     });
   }
 
@@ -453,6 +480,7 @@ void HttpServer::start() {
   impl_->port = acceptor.local_endpoint().port();
   impl_->started = true;
   impl_->accept();
+  impl_->schedule_trim();
   int n = impl_->resolved_threads();
   for (int i = 0; i < n; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
 }
@@ -469,6 +497,7 @@ void HttpServer::shutdown(std::chrono::milliseconds grace) {
     error_code ignored;
     impl_->acceptor.close(ignored);
     impl_->accept_retry.cancel();
+    impl_->trim_timer.cancel();
   });
   impl_->close_sessions(/*force=*/false);
   {
