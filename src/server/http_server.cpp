@@ -199,6 +199,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     request.body = std::move(msg.body());
     keep_alive_ = msg.keep_alive() && !shared_->draining;
+    http10_ = msg.version() < 11;
     parser_.reset();
     head_only_ = request.method == "HEAD";
 
@@ -248,16 +249,25 @@ class Session : public std::enable_shared_from_this<Session> {
     bool chunked_done = false;
     if (progress.response) {
       if (progress.response->chunked) {
-        append_head(out_, *progress.response, 0, keep_alive_);
+        if (http10_) {  // no chunked coding: the stream ends with the connection
+          keep_alive_ = false;
+          progress.response->chunked = false;
+          append_head(out_, *progress.response, kCloseDelimited, false);
+        } else {
+          append_head(out_, *progress.response, 0, keep_alive_);
+        }
         head_sent_ = true;
       } else {  // a complete response
         release_pending(/*cancel=*/false);
         return write_response(std::move(*progress.response), head_only_);
       }
     }
-    if (!progress.chunk.empty()) append_chunk(out_, progress.chunk);
+    if (http10_)
+      out_ += progress.chunk;
+    else if (!progress.chunk.empty())
+      append_chunk(out_, progress.chunk);
     if (progress.done) {
-      if (head_sent_) out_ += kLastChunk;
+      if (head_sent_ && !http10_) out_ += kLastChunk;
       chunked_done = true;
       release_pending(/*cancel=*/false);
     }
@@ -370,6 +380,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool writing_ = false;
   bool keep_alive_ = true;
   bool head_only_ = false;
+  bool http10_ = false;
   bool head_sent_ = false;
   bool drain_after_write_ = false;
   bool draining_input_ = false;

@@ -64,7 +64,7 @@ void append_head(std::string& out, const HttpResponse& response, size_t content_
     fmt::format_to(std::back_inserter(out), "Content-Type: {}\r\n", response.content_type);
   if (response.chunked)
     out += "Transfer-Encoding: chunked\r\n";
-  else
+  else if (content_length != kCloseDelimited)
     fmt::format_to(std::back_inserter(out), "Content-Length: {}\r\n", content_length);
   bool has_connection = false;
   for (const auto& [name, value] : response.headers) {

@@ -12,6 +12,9 @@
 namespace tessera::server {
 
 inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
+// A content length meaning "none: the body ends when the connection closes"
+// (streams to HTTP/1.0 clients, which know no chunked coding).
+inline constexpr size_t kCloseDelimited = static_cast<size_t>(-1);
 
 // Status line and headers. Non-chunked responses get Content-Length.
 void append_head(std::string& out, const HttpResponse& response, size_t content_length,

@@ -57,7 +57,7 @@ TEST_F(BenchServeTest, MeasuresEveryRequest) {
   // A step is ~1 ms: TPOT and ITL are around it, and percentiles are ordered.
   EXPECT_GT(s["tpot_ms"]["mean"].get<double>(), 0.5);
   EXPECT_LE(s["itl_ms"]["median"].get<double>(), s["itl_ms"]["p99"].get<double>());
-  EXPECT_LE(s["ttft_ms"]["p50"].get<double>(), s["ttft_ms"]["p90"].get<double>());
+  EXPECT_LE(s["ttft_ms"]["median"].get<double>(), s["ttft_ms"]["p90"].get<double>());
   std::string report = format_bench_report(s);
   EXPECT_NE(report.find("Successful requests:"), std::string::npos);
   EXPECT_NE(report.find("P99 TTFT (ms):"), std::string::npos);

@@ -125,6 +125,18 @@ TEST_F(HttpServerTest, StreamsArriveChunkedAndTheConnectionStaysUsable) {
   EXPECT_EQ(c.read_until(has_full_response).rfind("HTTP/1.1 200", 0), 0u);
 }
 
+TEST_F(HttpServerTest, Http10ClientsGetStreamsEndedByClose) {
+  start();
+  Client c(server_->port());
+  std::string body = R"({"prompt": "a", "max_tokens": 3, "ignore_eos": true, "stream": true})";
+  c.send("POST /v1/completions HTTP/1.0\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body);
+  std::string r = c.read_all();
+  EXPECT_EQ(r.find("Transfer-Encoding"), std::string::npos) << r;
+  EXPECT_EQ(r.find("Content-Length"), std::string::npos) << r;
+  EXPECT_TRUE(r.ends_with("data: [DONE]\n\n")) << r;
+}
+
 TEST_F(HttpServerTest, ClientThatLeavesAbortsItsRequest) {
   start();
   {
