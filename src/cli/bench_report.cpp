@@ -1,0 +1,53 @@
+#include "bench_report.h"
+
+#include <cstdio>
+#include <ctime>
+#include <fmt/format.h>
+#include <fstream>
+
+#include "tessera/core/parallel.h"
+
+namespace tessera::cli {
+
+std::string machine_description() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string cpu = "unknown CPU";
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  return fmt::format("{}, {} threads", cpu, num_threads());
+}
+
+std::string today() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", std::gmtime(&t));
+  return buf;
+}
+
+void print_throughput_table(const EngineConfig& config, const std::string& workload,
+                            const std::vector<std::pair<std::string, ThroughputFigures>>& rows,
+                            const EngineStats& stats) {
+  std::printf("tessera bench throughput: %s on %s\n", config.model.c_str(), config.device.c_str());
+  std::printf("machine: %s; date %s\n", machine_description().c_str(), today().c_str());
+  std::printf("workload: %s; max-num-seqs %d, max-num-batched-tokens %d, %d KV blocks\n\n",
+              workload.c_str(), config.max_num_seqs, config.max_num_batched_tokens,
+              stats.kv_cache_blocks);
+  std::printf("| run | seconds | requests/s | output tok/s | total tok/s | vs first row |\n");
+  std::printf("|-----|--------:|-----------:|-------------:|------------:|-------------:|\n");
+  const double base = rows.empty() ? 0 : rows[0].second.output_tokens / rows[0].second.seconds;
+  for (const auto& [name, f] : rows) {
+    const double out_rate = double(f.output_tokens) / f.seconds;
+    std::printf("| %s | %.2f | %.2f | %.1f | %.1f | %.2fx |\n", name.c_str(), f.seconds,
+                double(f.requests) / f.seconds, out_rate,
+                double(f.prompt_tokens + f.output_tokens) / f.seconds, out_rate / base);
+  }
+  std::printf("\npreemptions %lld, prefix-cache hits %lld of %lld prompt tokens\n",
+              static_cast<long long>(stats.num_preemptions),
+              static_cast<long long>(stats.prefix_cache_hits),
+              static_cast<long long>(stats.prefix_cache_queries));
+}
+
+}  // namespace tessera::cli

@@ -1,0 +1,151 @@
+// `tessera bench throughput`: offline throughput of the engine, like
+// TensorRT-LLM's benchmark: N random-token prompts of I tokens, each asked
+// for exactly O tokens (EOS ignored), all submitted at once; or the prompts
+// of a JSONL dataset. Prints requests/s, output tokens/s and total tokens/s,
+// beside a single request's figures from the same run.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "bench_command.h"
+#include "bench_report.h"
+#include "engine_flags.h"
+#include "tessera/core/error.h"
+#include "tessera/engine/engine.h"
+#include "tessera/tokenizer/tokenizer.h"
+
+namespace tessera::cli {
+namespace {
+
+struct Flags {
+  EngineFlags engine;
+  int num_prompts = 64;
+  int input_len = 128;
+  int output_len = 128;
+  std::string dataset;
+  uint64_t seed = 0;
+  bool no_single = false;
+};
+
+struct Workload {
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<int> output_lens;
+};
+
+// Random ids from the ordinary (non-special) part of the vocabulary.
+Workload random_workload(const Engine& e, const Flags& f) {
+  const tokenizer::Tokenizer& tok = e.tokenizer();
+  std::vector<int32_t> ordinary;
+  for (int32_t id = 0; id < int32_t(tok.vocab_size()); ++id)
+    if (!tok.is_special(id)) ordinary.push_back(id);
+  std::mt19937_64 rng(f.seed);
+  Workload w;
+  // Two more than asked for: one warms up, one runs alone; neither shares a
+  // prefix with the measured batch.
+  for (int i = 0; i < f.num_prompts + 2; ++i) {
+    std::vector<int32_t> p(size_t(f.input_len));
+    for (auto& id : p) id = ordinary[rng() % ordinary.size()];
+    w.prompts.push_back(std::move(p));
+    w.output_lens.push_back(f.output_len);
+  }
+  return w;
+}
+
+// {"prompt": "...", "output_len": 128} per line ("max_tokens" also accepted).
+Workload dataset_workload(const Engine& e, const Flags& f) {
+  std::ifstream in(f.dataset);
+  if (!in) fail(ErrorKind::kNotFound, "cannot open {}", f.dataset);
+  Workload w;
+  std::string line;
+  for (int n = 1; std::getline(in, line) && int(w.prompts.size()) < f.num_prompts; ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& ex) {
+      fail(ErrorKind::kInvalidArgument, "{} line {}: {}", f.dataset, n, ex.what());
+    }
+    if (!j.contains("prompt") || !j["prompt"].is_string())
+      fail(ErrorKind::kInvalidArgument, "{} line {}: needs a string 'prompt'", f.dataset, n);
+    w.prompts.push_back(e.tokenizer().encode(j["prompt"].get<std::string>(), true));
+    w.output_lens.push_back(j.value("output_len", j.value("max_tokens", f.output_len)));
+  }
+  if (w.prompts.empty()) fail(ErrorKind::kInvalidArgument, "{} has no prompts", f.dataset);
+  return w;
+}
+
+ThroughputFigures run_workload(Engine& e, const Workload& w, size_t first, size_t count) {
+  std::vector<std::shared_ptr<RequestHandle>> handles;
+  const auto t0 = std::chrono::steady_clock::now();
+  int64_t prompt_tokens = 0, output_tokens = 0;
+  for (size_t i = first; i < first + count; ++i) {
+    GenerateRequest r;
+    r.prompt_ids = w.prompts[i];
+    r.params.max_tokens = w.output_lens[i];
+    r.params.temperature = 0;
+    r.params.ignore_eos = true;
+    prompt_tokens += int64_t(r.prompt_ids.size());
+    handles.push_back(e.submit(std::move(r)));
+  }
+  for (auto& h : handles) {
+    int64_t generated = 0;
+    while (auto o = h->next()) generated = o->num_generated_tokens;
+    output_tokens += generated;
+  }
+  ThroughputFigures fig;
+  fig.requests = int64_t(count);
+  fig.prompt_tokens = prompt_tokens;
+  fig.output_tokens = output_tokens;
+  fig.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return fig;
+}
+
+int run(const Flags& f) {
+  EngineConfig config = engine_config(f.engine);
+  config.max_waiting_requests = std::max(config.max_waiting_requests, f.num_prompts + 1);
+  auto engine = Engine::create(config);
+  const Workload w = f.dataset.empty() ? random_workload(*engine, f) : dataset_workload(*engine, f);
+  // Random workloads carry two extra prompts at the end (warm-up, single).
+  const size_t n = f.dataset.empty() ? w.prompts.size() - 2 : w.prompts.size();
+  run_workload(*engine, w, f.dataset.empty() ? n : 0, 1);  // pages in weights, sizes buffers
+  std::vector<std::pair<std::string, ThroughputFigures>> rows;
+  if (!f.no_single)
+    rows.emplace_back("1 request", run_workload(*engine, w, f.dataset.empty() ? n + 1 : 0, 1));
+  rows.emplace_back(fmt::format("{} requests", n), run_workload(*engine, w, 0, n));
+  const EngineStats stats = engine->stats();
+  print_throughput_table(config,
+                         f.dataset.empty()
+                             ? fmt::format("random prompts, {} in / {} out", f.input_len,
+                                           f.output_len)
+                             : fmt::format("dataset {}", f.dataset),
+                         rows, stats);
+  return 0;
+}
+
+const bool registered = register_bench_command({
+    "throughput",
+    "Offline throughput: many requests at once through continuous batching",
+    [](CLI::App& app) -> std::function<int()> {
+      auto f = std::make_shared<Flags>();
+      add_engine_flags(app, f->engine);
+      app.add_option("--num-prompts", f->num_prompts, "Requests")->capture_default_str();
+      app.add_option("--input-len", f->input_len, "Prompt tokens (random prompts)")
+          ->capture_default_str();
+      app.add_option("--output-len", f->output_len, "Tokens generated per request")
+          ->capture_default_str();
+      app.add_option("--dataset", f->dataset, "JSONL file of {\"prompt\", \"output_len\"}");
+      app.add_option("--seed", f->seed, "Seed of the random prompts")->capture_default_str();
+      app.add_flag("--no-single", f->no_single, "Skip the single-request row");
+      return [f] {
+        if (f->num_prompts <= 0 || f->input_len <= 0 || f->output_len <= 0)
+          fail(ErrorKind::kInvalidArgument,
+               "--num-prompts, --input-len and --output-len must be positive");
+        return run(*f);
+      };
+    },
+});
+
+}  // namespace
+}  // namespace tessera::cli
