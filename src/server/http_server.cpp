@@ -45,6 +45,14 @@ using boost::system::error_code;
 
 class Session;
 
+// Lets the engine thread post to the io_context only while it exists:
+// streams (and so wake-up callbacks) can outlive the server. The server
+// clears `alive` under the lock before its io_context goes away.
+struct PostGate {
+  std::mutex mu;
+  bool alive = true;
+};
+
 // State shared by the listener and all sessions.
 struct Shared {
   ServerConfig config;
@@ -56,6 +64,8 @@ struct Shared {
   std::mutex mu;
   std::condition_variable idle_cv;  // signalled when pending_replies or connections drop
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  std::shared_ptr<PostGate> gate = std::make_shared<PostGate>();
+  net::io_context* ioc = nullptr;
 
   Shared(ServerConfig c, HttpHandler& h) : config(std::move(c)), handler(h) {}
   void notify() {
@@ -218,15 +228,23 @@ class Session : public std::enable_shared_from_this<Session> {
     head_sent_ = false;
     wake_flag_ = std::make_shared<std::atomic<bool>>(false);
     std::weak_ptr<Session> weak = weak_from_this();
-    auto executor = socket_.get_executor();
-    pending_->start([weak, executor, flag = wake_flag_] {
-      // Called on the engine thread: coalesce wake-ups and only post.
-      if (flag->exchange(true)) return;
-      net::post(executor, [weak, flag] {
-        flag->store(false);
-        if (auto self = weak.lock()) self->pump();
-      });
-    });
+    // Called on the engine thread: coalesce wake-ups and only post. It
+    // holds no session and no strand (whose destruction would touch the
+    // io_context), just the plain executor, used only while the gate is open.
+    pending_->start(
+        [weak, gate = shared_->gate, ioc = shared_->ioc->get_executor(), flag = wake_flag_] {
+          if (flag->exchange(true)) return;
+          std::lock_guard lock(gate->mu);
+          if (!gate->alive) return;
+          net::post(ioc, [weak, flag] {
+            auto session = weak.lock();
+            if (!session) return;
+            net::dispatch(session->socket_.get_executor(), [session, flag] {
+              flag->store(false);
+              session->pump();
+            });
+          });
+        });
     if (buffer_.size() == 0 && !watching_) start_watch();
     pump();
   }
@@ -403,7 +421,9 @@ struct HttpServer::Impl {
 
   Impl(ServerConfig config, HttpHandler& handler)
       : shared(std::make_shared<Shared>(std::move(config), handler)),
-        ioc(std::max(1, resolved_threads())) {}
+        ioc(std::max(1, resolved_threads())) {
+    shared->ioc = &ioc;
+  }
 
   int resolved_threads() const {
     if (shared->config.io_threads > 0) return shared->config.io_threads;
@@ -468,7 +488,11 @@ struct HttpServer::Impl {
 HttpServer::HttpServer(ServerConfig config, HttpHandler& handler)
     : impl_(std::make_unique<Impl>(std::move(config), handler)) {}
 
-HttpServer::~HttpServer() { shutdown(std::chrono::milliseconds(0)); }
+HttpServer::~HttpServer() {
+  shutdown(std::chrono::milliseconds(0));
+  std::lock_guard lock(impl_->shared->gate->mu);
+  impl_->shared->gate->alive = false;
+}
 
 void HttpServer::start() {
   TESSERA_CHECK(!impl_->started);

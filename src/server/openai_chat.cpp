@@ -243,7 +243,7 @@ Reply handle_chat_completions(RouteContext& ctx, const HttpRequest& request) {
   check_model(f, names);
   StreamFields stream = read_stream_fields(f);
   SamplingOptions sampling;
-  read_sampling_fields(f, sampling, ctx.backend, ctx.config.max_n);
+  read_sampling_fields(f, sampling, ctx.backend, max_n(ctx));
   constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
   auto max_tokens = f.integer("max_tokens", 1, kMax);
   if (auto mct = f.integer("max_completion_tokens", 1, kMax)) max_tokens = mct;

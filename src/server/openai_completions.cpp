@@ -207,7 +207,7 @@ Reply handle_completions(RouteContext& ctx, const HttpRequest& request) {
   if (!prompt) bad_request("prompt", "`prompt` is required");
   StreamFields stream = read_stream_fields(f);
   SamplingOptions sampling;
-  read_sampling_fields(f, sampling, ctx.backend, ctx.config.max_n);
+  read_sampling_fields(f, sampling, ctx.backend, max_n(ctx));
   int max_len = ctx.backend.max_model_len();
   auto max_tokens = f.integer("max_tokens", 1, std::numeric_limits<int32_t>::max());
   bool echo = f.boolean("echo").value_or(false);

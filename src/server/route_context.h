@@ -4,6 +4,7 @@
 // misc_routes.cpp); router.cpp dispatches to them.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -27,6 +28,13 @@ struct RouteContext {
 };
 
 HttpResponse json_response(int status, const nlohmann::json& body);
+
+// The largest `n` a request may ask for: the configured cap, and no more
+// sequences than the engine runs at once (more could never be scheduled).
+inline int max_n(const RouteContext& ctx) {
+  int seqs = ctx.backend.info().max_num_seqs;
+  return seqs > 0 ? std::min(ctx.config.max_n, seqs) : ctx.config.max_n;
+}
 
 // Submits, turning the engine's refusals into API errors: 400 for
 // kInvalidArgument/kUnsupported, 503 with Retry-After for

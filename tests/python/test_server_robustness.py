@@ -257,7 +257,15 @@ def open_stream(server, body, path="/v1/completions"):
     return s
 
 
-def test_disconnects_abort_requests(server):
+@pytest.fixture(scope="module")
+def slow_server():
+    # Slow steps: every request below is still generating when its client leaves.
+    with ServerProcess(fake_args=("--step-ms", "5")) as s:
+        yield s
+
+
+def test_disconnects_abort_requests(slow_server):
+    server = slow_server
     long_body = {"prompt": "vanish", "max_tokens": 1900, "ignore_eos": True, "temperature": 0}
     socks = []
     for i in range(50):
