@@ -36,6 +36,14 @@ std::string describe(const Token& t) {
   }
 }
 
+// Sets a parser flag for the lifetime of a scope.
+struct FlagScope {
+  FlagScope(bool& flag, bool value) : flag_(flag), saved_(flag) { flag = value; }
+  ~FlagScope() { flag_ = saved_; }
+  bool& flag_;
+  bool saved_;
+};
+
 class Parser {
  public:
   Parser(std::vector<Token> tokens, int max_nesting)
@@ -43,6 +51,7 @@ class Parser {
 
   Body parse_all() {
     Body body = subparse({});
+    if (!pending_.empty()) fail(pending_.front().second, pending_.front().first);
     return body;
   }
 
@@ -190,6 +199,7 @@ class Parser {
 
   StmtPtr parse_if() {
     auto node = std::make_unique<IfStmt>(next().line);
+    FlagScope soft(soft_, true);
     while (true) {
       ExprPtr test = parse_tuple(false, false, {});
       Body body = parse_statements({"elif", "else", "endif"}, false);
@@ -209,6 +219,7 @@ class Parser {
     node->iterable = parse_tuple(false, false, {"recursive", "if"});
     if (skip_name("if")) node->filter = parse_expression(true);
     if (skip_name("recursive")) fail("recursive loops are not supported");
+    FlagScope hard(soft_, false);
     ++loop_depth_;
     node->body = parse_statements({"endfor", "else"}, false);
     --loop_depth_;
@@ -229,6 +240,7 @@ class Parser {
     if (target.tuple || !target.attr.empty()) fail("a block set needs a plain name");
     node->target = std::move(target);
     if (is_op("|")) node->filter = parse_filter(std::make_unique<BlockValueExpr>(line), false);
+    FlagScope hard(soft_, false);
     node->body = parse_statements({"endset"}, true);
     return node;
   }
@@ -255,6 +267,7 @@ class Parser {
 
   StmtPtr parse_macro() {
     auto node = std::make_unique<MacroStmt>(next().line);
+    FlagScope hard(soft_, false);
     node->name = expect_name();
     node->params = parse_signature();
     int saved = loop_depth_;
@@ -266,6 +279,7 @@ class Parser {
 
   StmtPtr parse_call_block() {
     auto node = std::make_unique<CallBlockStmt>(next().line);
+    FlagScope hard(soft_, false);
     if (is_op("(")) node->caller_params = parse_signature();
     node->call = parse_expression(true);
     if (node->call->kind != Expr::Kind::kCall) fail("expected a call after 'call'", node->line);
@@ -278,6 +292,7 @@ class Parser {
 
   StmtPtr parse_filter_block() {
     auto node = std::make_unique<FilterBlockStmt>(next().line);
+    FlagScope hard(soft_, false);
     node->filter = parse_filter(std::make_unique<BlockValueExpr>(node->line), true);
     node->body = parse_statements({"endfilter"}, true);
     return node;
@@ -291,6 +306,7 @@ class Parser {
       expect_op("=");
       node->assignments.emplace_back(std::move(target), parse_expression(true));
     }
+    FlagScope hard(soft_, false);
     node->body = parse_statements({"endwith"}, true);
     return node;
   }
@@ -373,8 +389,12 @@ class Parser {
 
   ExprPtr parse_condexpr() {
     int line = current().line;
+    const size_t mark = pending_.size();
     ExprPtr expr = parse_or();
-    while (skip_name("if")) {
+    while (is_name("if")) {
+      next();
+      pending_.resize(mark);  // the whole conditional expression is soft
+      FlagScope soft(soft_, true);
       auto cond = std::make_unique<ConditionExpr>(line);
       cond->then = std::move(expr);
       cond->condition = parse_or();
@@ -692,7 +712,8 @@ class Parser {
       start_inline = false;
       int line = current().line;
       std::string name = parse_dotted_name();
-      if (!filter_exists(name)) fail(fmt::format("no filter named '{}'", name), line);
+      if (!filter_exists(name) && !soft_)
+        pending_.emplace_back(line, fmt::format("no filter named '{}'", name));
       auto f = std::make_unique<FilterExpr>(std::move(node), std::move(name), line);
       if (is_op("(")) parse_call_args(f->args);
       node = std::move(f);
@@ -704,7 +725,8 @@ class Parser {
     int line = next().line;  // 'is'
     bool negated = skip_name("not");
     std::string name = parse_dotted_name();
-    if (!test_exists(name)) fail(fmt::format("no test named '{}'", name), line);
+    if (!test_exists(name) && !soft_)
+      pending_.emplace_back(line, fmt::format("no test named '{}'", name));
     auto test = std::make_unique<TestExpr>(std::move(node), std::move(name), line);
     const Token& t = current();
     if (is_op("(")) {
@@ -725,6 +747,12 @@ class Parser {
   int max_nesting_;
   int depth_ = 0;
   int loop_depth_ = 0;
+  // Inside an {% if %} or a conditional expression (jinja2's "soft frame"):
+  // an unknown filter or test fails only if it runs.
+  bool soft_ = false;
+  // Unknown filters/tests outside soft frames: errors unless an enclosing
+  // conditional expression (seen only after its first operand) makes them soft.
+  std::vector<std::pair<int, std::string>> pending_;
 };
 
 }  // namespace

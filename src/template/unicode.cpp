@@ -48,7 +48,9 @@ std::u32string decode(std::string_view s) {
 }
 
 void append(std::string& out, char32_t c) {
-  if (c < 0x80) {
+  if (c >= 0xDC80 && c <= 0xDCFF) {  // a byte that did not decode
+    out.push_back(static_cast<char>(c - 0xDC00));
+  } else if (c < 0x80) {
     out.push_back(static_cast<char>(c));
   } else if (c < 0x800) {
     out.push_back(static_cast<char>(0xC0 | (c >> 6)));
@@ -68,12 +70,7 @@ void append(std::string& out, char32_t c) {
 std::string encode(std::u32string_view s) {
   std::string out;
   out.reserve(s.size());
-  for (char32_t c : s) {
-    if (c >= 0xDC80 && c <= 0xDCFF)  // a byte that did not decode
-      out.push_back(static_cast<char>(c - 0xDC00));
-    else
-      append(out, c);
-  }
+  for (char32_t c : s) append(out, c);
   return out;
 }
 

@@ -327,6 +327,16 @@ def test_snippet_matches_jinja2(tmp_path, source):
     assert_same(path, source, {"messages": [], "bos_token": "<s>"})
 
 
+def test_cpp_cases_are_current():
+    """tests/template/cases.json (the C++ suite's expectations) is what
+    jinja2 renders today."""
+    proc = subprocess.run(
+        ["python3", str(REPO / "tests" / "template" / "gen_cases.py"), "--check"],
+        capture_output=True,
+    )
+    assert proc.returncode == 0, "run tests/template/gen_cases.py to refresh cases.json"
+
+
 # --- errors are bounded ------------------------------------------------------
 
 
