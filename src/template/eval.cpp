@@ -355,12 +355,13 @@ List Interpreter::iterate(const Value& value) {
       List chars;
       const std::string& s = value.as_string();
       if (unicode::is_ascii(s)) {
-        for (char c : s) chars.push_back(Value::string(std::string(1, c), value.is_safe()));
+        for (char c : s)
+          chars.push_back(Value::string(std::string(1, c)));  // plain str, even from Markup
       } else {
         for (char32_t c : unicode::decode(s)) {
           std::string one;
           unicode::append(one, c);
-          chars.push_back(Value::string(std::move(one), value.is_safe()));
+          chars.push_back(Value::string(std::move(one)));
         }
       }
       return chars;

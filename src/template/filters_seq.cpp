@@ -244,6 +244,7 @@ Value list(Interpreter& in, const Value& value, CallArgs& args) {
 
 Value map(Interpreter& in, const Value& value, CallArgs& args) {
   List out;
+  if (!value.truthy()) return iterator({});  // jinja2: `if value:` before iterating
   if (args.positional.empty()) {
     const Value* attribute = nullptr;
     const Value* fallback = nullptr;

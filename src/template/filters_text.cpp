@@ -259,6 +259,7 @@ Value abs(Interpreter&, const Value& value, CallArgs& args) {
 Value to_float(Interpreter&, const Value& value, CallArgs& args) {
   ArgBinder a("float", args, {"default"});
   Value fallback = a.get_or(0, Value::number(0.0));
+  require_defined(value);  // Undefined.__float__ raises
   if (value.is_number()) return Value::number(value.as_float());
   if (value.is_string()) {
     double d;
@@ -271,6 +272,7 @@ Value to_int(Interpreter&, const Value& value, CallArgs& args) {
   ArgBinder a("int", args, {"default", "base"});
   Value fallback = a.get_or(0, Value::integer(0));
   Value base = a.get_or(1, Value::integer(10));
+  require_defined(value);  // Undefined.__int__ raises
   if (value.is_integral()) return Value::integer(value.as_int());
   if (value.is_float()) {
     double d = std::trunc(value.as_float());

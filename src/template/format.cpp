@@ -256,7 +256,11 @@ std::string percent_format(std::string_view f, const Value& args, size_t max_byt
     out += convert(value ? *value : take(), spec, max_bytes);
     if (out.size() > max_bytes) fault("string longer than the {} byte limit", max_bytes);
   }
-  if (!used_mapping && !mapping && next < positional.size())
+  // Python skips this check for args with __getitem__ (lists, dicts), which
+  // it treats as a possible mapping.
+  const bool subscriptable =
+      args.is_dict() || (args.is_sequence() && args.seq_kind() != SeqKind::kTuple);
+  if (!used_mapping && !subscriptable && next < positional.size())
     fault("not all arguments converted during string formatting");
   return out;
 }

@@ -4,7 +4,7 @@
 //    dropped (keep_trailing_newline=False);
 //  - `{%-`, `{{-`, `{#-` strip all whitespace before the tag; `-%}`, `-}}`,
 //    `-#}` strip all whitespace after it;
-//  - lstrip_blocks: spaces/tabs between a line start and `{%` / `{#` go,
+//  - lstrip_blocks: whitespace between a line start and `{%` / `{#` goes,
 //    unless the tag opens with `+`;
 //  - trim_blocks: one newline right after `%}` / `#}` goes, unless `+%}`;
 //  - end delimiters only count while brackets are balanced, so
@@ -228,9 +228,9 @@ class Lexer {
     size_t line_start = text.rfind('\n');
     line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
     if (line_start == 0 && !line_starting) return text;
-    for (size_t i = line_start; i < text.size(); ++i)
-      if (text[i] != ' ' && text[i] != '\t') return text;
-    return text.substr(0, line_start);
+    // Only (Unicode) whitespace between the line start and the tag.
+    if (rstrip_whitespace(text.substr(line_start)).empty()) return text.substr(0, line_start);
+    return text;
   }
 
   void emit_text(std::string_view text) {

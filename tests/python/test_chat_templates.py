@@ -16,6 +16,7 @@ import datetime
 import json
 import os
 import pathlib
+import random
 import subprocess
 import tempfile
 
@@ -335,6 +336,91 @@ def test_cpp_cases_are_current():
         capture_output=True,
     )
     assert proc.returncode == 0, "run tests/template/gen_cases.py to refresh cases.json"
+
+
+# --- randomized: whitespace control and expressions --------------------------
+
+_TEXTS = ["", " ", "  ", "\n", " \n", "\n  ", "\t", "a", " a ", "b\n", "\n\n", " \t \n x",
+          "x  ", "\u3000", "\xa0 "]
+
+
+def _random_whitespace_template(rnd, depth=0):
+    def sign():
+        return rnd.choice(["", "", "-", "+"])
+
+    out = ""
+    for _ in range(rnd.randint(1, 6)):
+        out += rnd.choice(_TEXTS)
+        kind = rnd.choice(["var", "comment", "if", "set", "raw", "var", "if"])
+        if kind == "var":
+            out += "{{" + rnd.choice(["", "-"]) + " 1 " + rnd.choice(["", "-"]) + "}}"
+        elif kind == "comment":
+            out += "{#" + sign() + " c " + sign() + "#}"
+        elif kind == "set":
+            out += "{%" + sign() + " set x = 1 " + sign() + "%}"
+        elif kind == "raw":
+            out += ("{%" + sign() + " raw " + sign() + "%}" + rnd.choice(_TEXTS) + "{{ x }}"
+                    + rnd.choice(_TEXTS) + "{%" + sign() + " endraw " + sign() + "%}")
+        else:
+            inner = _random_whitespace_template(rnd, depth + 1) if depth < 2 else rnd.choice(_TEXTS)
+            out += ("{%" + sign() + " if true " + sign() + "%}" + inner + "{%" + sign()
+                    + " endif " + sign() + "%}")
+    return out + rnd.choice(_TEXTS)
+
+
+_ATOMS = ["'a\\'b'", '"q\\"x"', "'\\n'", "'\\u2028\\xa0'", "'é\\x00'", "1e16", "1e-5",
+          "123456789.125", "-0.0", "7", '(1, "a")', "{'b': [1, {'c': none}], 'a': 2.0}", "0", "1",
+          "-3", "2.5", "0.1", "'a'", "''", "'Ab c'", "'héllo'", "none", "true", "false", "[]",
+          "[1, 2]", "['x', 'y']", "{'k': 1}", "{}", "xs", "d", "missing", "msgs", "msgs[0]",
+          "d['a']", "d.items()", "xs[1:]"]
+_BINOPS = ["+", "-", "*", "/", "//", "%", "**", "~", "==", "!=", "<", ">=", "in", "not in",
+           "and", "or"]
+_FILTERS = ["length", "upper", "lower", "title", "trim", "first", "last", "list", "string", "int",
+            "float", "abs", "round", "tojson", "tojson(indent=1)", "join(',')", "sort",
+            "unique|list", "reverse|list", "default('D')", "default('D', true)", "items|list",
+            "dictsort", "sum", "max", "min", "wordcount", "capitalize", "replace('a', 'b')",
+            "center(7)", "indent(2)", "map('string')|list", "select|list", "reject('odd')|list",
+            "batch(2)|list", "count", "safe", "e"]
+_TESTS = ["defined", "none", "string", "number", "integer", "mapping", "iterable", "sequence",
+          "odd", "even", "true", "false", "boolean", "float", "lower", "upper", "divisibleby 2",
+          "eq 1", "in [1, 'a']"]
+
+
+def _random_expression(rnd, depth=0):
+    r = rnd.random()
+    if depth > 2 or r < 0.3:
+        return rnd.choice(_ATOMS)
+    sub = lambda: _random_expression(rnd, depth + 1)  # noqa: E731
+    if r < 0.55:
+        return f"({sub()} {rnd.choice(_BINOPS)} {sub()})"
+    if r < 0.8:
+        return f"({sub()})|{rnd.choice(_FILTERS)}"
+    if r < 0.9:
+        return f"({sub()} is {rnd.choice(['', 'not '])}{rnd.choice(_TESTS)})"
+    return f"({sub()} if {sub()} else {sub()})"
+
+
+_RANDOM_CONTEXT = {"xs": [1, 2, 3], "d": {"a": 1, "items": 5}, "msgs": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_whitespace_control(tmp_path, seed):
+    rnd = random.Random(seed)
+    path = tmp_path / "t.jinja"
+    for _ in range(60):
+        source = _random_whitespace_template(rnd)
+        path.write_text(source, encoding="utf-8")
+        assert_same(path, source, {})
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_expressions(tmp_path, seed):
+    rnd = random.Random(1000 + seed)
+    path = tmp_path / "t.jinja"
+    for _ in range(60):
+        source = "{{ " + _random_expression(rnd) + " }}"
+        path.write_text(source, encoding="utf-8")
+        assert_same(path, source, _RANDOM_CONTEXT)
 
 
 # --- errors are bounded ------------------------------------------------------
