@@ -262,6 +262,21 @@ std::string capitalize(std::string_view s) {
 }
 
 std::string strip(std::string_view s, const std::string* chars, bool left, bool right) {
+  if (!chars) {
+    // Fast path: both ends ASCII (whitespace runs, then an ASCII non-space).
+    auto ascii_space = [](unsigned char c) {
+      return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1C && c <= 0x1F);
+    };
+    size_t begin = 0, end = s.size();
+    if (left)
+      while (begin < end && ascii_space(static_cast<unsigned char>(s[begin]))) ++begin;
+    if (right)
+      while (end > begin && ascii_space(static_cast<unsigned char>(s[end - 1]))) --end;
+    const bool ascii_edges =
+        (begin == end) || ((!left || static_cast<unsigned char>(s[begin]) < 0x80) &&
+                           (!right || static_cast<unsigned char>(s[end - 1]) < 0x80));
+    if (ascii_edges) return std::string(s.substr(begin, end - begin));
+  }
   std::u32string cs = decode(s);
   std::u32string set = chars ? decode(*chars) : std::u32string();
   auto strippable = [&](char32_t c) {
