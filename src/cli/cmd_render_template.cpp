@@ -14,6 +14,7 @@
 
 #include "command.h"
 #include "tessera/core/error.h"
+#include "tessera/formats/gguf.h"
 #include "tessera/template/chat_template.h"
 #include "tessera/template/template.h"
 
@@ -57,12 +58,30 @@ std::tm parse_now(const std::string& text) {
   return normalized;
 }
 
+// GGUF: tokenizer.chat_template, and the special tokens' text from the
+// vocabulary (what transformers' special_tokens_map holds for a GGUF model).
+jinja::ChatTemplateSource load_gguf_chat_template(const std::string& path) {
+  auto file = gguf::File::open(path);
+  std::optional<std::string> source = file->get_string("tokenizer.chat_template");
+  if (!source) fail(ErrorKind::kNotFound, "'{}' has no tokenizer.chat_template", path);
+  jinja::ChatTemplateSource out;
+  out.source = *source;
+  const gguf::Value* tokens = file->find("tokenizer.ggml.tokens");
+  const gguf::Array* vocabulary = tokens ? tokens->as_array() : nullptr;
+  for (const char* name : {"bos", "eos", "unk", "pad"}) {
+    std::optional<int64_t> id = file->get_int(fmt::format("tokenizer.ggml.{}_token_id", name));
+    if (!id || !vocabulary || *id < 0 || static_cast<size_t>(*id) >= vocabulary->size()) continue;
+    if (const std::string* text = (*vocabulary)[*id].as_string())
+      out.special_tokens[fmt::format("{}_token", name)] = *text;
+  }
+  return out;
+}
+
 // The template and special tokens a model carries: an HF folder's
-// tokenizer files, or a GGUF file's tokenizer.chat_template metadata.
+// tokenizer files, or a GGUF file's metadata.
 jinja::ChatTemplateSource load_model_chat_template(const std::string& path) {
   if (std::filesystem::is_directory(path)) return jinja::load_hf_chat_template(path);
-  fail(ErrorKind::kUnsupported, "reading a chat template from GGUF is not available yet: '{}'",
-       path);
+  return load_gguf_chat_template(path);
 }
 
 std::string one_line(std::string message) {

@@ -13,6 +13,7 @@ apply_chat_template.
 """
 
 import datetime
+import functools
 import json
 import os
 import pathlib
@@ -535,6 +536,7 @@ DEFAULT_MODEL = pathlib.Path(
 )
 
 
+@functools.lru_cache(maxsize=None)
 def _gguf_chat_template(path):
     from gguf import GGUFReader
 
@@ -567,8 +569,31 @@ def test_default_model_template_matches_jinja2(tmp_path, default_model, context_
     path = tmp_path / "model.jinja"
     path.write_text(source, encoding="utf-8")
     for add_generation_prompt in (True, False):
-        context = {**special, **load_context(context_path, add_generation_prompt)}
-        assert_same(path, source, context)
+        context = load_context(context_path, add_generation_prompt)
+        # -m: the model's own template and special tokens (the context's win)
+        assert_same(None, source, {**special, **context}, ["-m", str(default_model)])
+        without_tokens = {k: v for k, v in context.items() if not k.endswith("_token")}
+        assert_same(None, source, {**special, **without_tokens}, ["-m", str(default_model)])
+        assert_same(path, source, {**special, **context})
+
+
+def test_model_folder_template(tmp_path):
+    """-m with a Hugging Face folder: tokenizer_config.json's chat_template and
+    special tokens (AddedToken objects too), chat_template.jinja first."""
+    source = (SHARED / "Qwen-Qwen2.5-7B-Instruct.jinja").read_text(encoding="utf-8")
+    (tmp_path / "tokenizer_config.json").write_text(
+        json.dumps({"chat_template": source, "eos_token": {"content": "<|im_end|>"},
+                    "bos_token": None, "pad_token": "<|endoftext|>"}),
+        encoding="utf-8",
+    )
+    special = {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}
+    for context_path in CONTEXTS:
+        context = load_context(context_path, True)
+        context = {k: v for k, v in context.items() if not k.endswith("_token")}
+        assert_same(None, source, {**special, **context}, ["-m", str(tmp_path)])
+    override = "{{ eos_token }}|{{ messages|length }}"
+    (tmp_path / "chat_template.jinja").write_text(override, encoding="utf-8")
+    assert_same(None, override, {**special, "messages": []}, ["-m", str(tmp_path)])
 
 
 def test_default_model_matches_apply_chat_template(tmp_path, default_model):
