@@ -19,6 +19,7 @@ import os
 import pathlib
 import random
 import subprocess
+import sys
 import tempfile
 
 import jinja2
@@ -333,7 +334,7 @@ def test_cpp_cases_are_current():
     """tests/template/cases.json (the C++ suite's expectations) is what
     jinja2 renders today."""
     proc = subprocess.run(
-        ["python3", str(REPO / "tests" / "template" / "gen_cases.py"), "--check"],
+        [sys.executable, str(REPO / "tests" / "template" / "gen_cases.py"), "--check"],
         capture_output=True,
     )
     assert proc.returncode == 0, "run tests/template/gen_cases.py to refresh cases.json"
