@@ -2,6 +2,7 @@
 // per construct, owned through unique_ptr. The interpreter walks them.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -216,19 +217,33 @@ struct MacroParam {
   ExprPtr default_value;  // may be null
 };
 
-struct MacroStmt : Stmt {
-  explicit MacroStmt(int l) : Stmt(Kind::kMacro, l) {}
+// A macro, or the body of a {% call %} block (the `caller` macro). The
+// flags say whether the body mentions `caller`, `varargs` or `kwargs`:
+// jinja2 accepts a caller, surplus positional or unknown keyword arguments
+// only then.
+struct MacroDef {
   std::string name;
   std::vector<MacroParam> params;
   Body body;
+  bool uses_caller = false;
+  bool uses_varargs = false;
+  bool uses_kwargs = false;
+};
+
+struct MacroStmt : Stmt {
+  explicit MacroStmt(int l) : Stmt(Kind::kMacro, l) {}
+  MacroDef macro;
 };
 
 struct CallBlockStmt : Stmt {
   explicit CallBlockStmt(int l) : Stmt(Kind::kCallBlock, l) {}
-  std::vector<MacroParam> caller_params;
-  ExprPtr call;  // a CallExpr
-  Body body;     // the caller() body
+  ExprPtr call;     // a CallExpr
+  MacroDef caller;  // caller(...): the block's parameters and body
 };
+
+// Calls `visit` with every name the body reads (jinja2's
+// find_undeclared), nested blocks and macros included.
+void visit_loaded_names(const Body& body, const std::function<void(const std::string&)>& visit);
 
 struct FilterBlockStmt : Stmt {
   explicit FilterBlockStmt(int l) : Stmt(Kind::kFilterBlock, l) {}

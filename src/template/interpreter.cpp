@@ -1,6 +1,9 @@
 // Statements: output, control flow, assignment, macros and their scopes.
 #include "interpreter.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "builtins.h"
 #include "ops.h"
 
@@ -142,7 +145,7 @@ Interpreter::Flow Interpreter::exec(const Stmt& stmt, std::string& out) {
     }
     case Stmt::Kind::kMacro: {
       const auto& s = static_cast<const MacroStmt&>(stmt);
-      frame_->vars[s.name] = make_macro(s.name, &s.params, &s.body);
+      frame_->vars[s.macro.name] = make_macro(s.macro);
       return Flow::kNormal;
     }
     case Stmt::Kind::kCallBlock:
@@ -312,21 +315,21 @@ void Interpreter::exec_for(const ForStmt& stmt, std::string& out) {
   }
 }
 
-Value Interpreter::make_macro(const std::string& name, const std::vector<MacroParam>* params,
-                              const Body* body) {
+Value Interpreter::make_macro(const MacroDef& macro) {
   std::shared_ptr<Frame> closure = frame_;
   captured_frames_.push_back(closure);
-  auto macro = std::make_shared<Callable>();
-  macro->kind = Callable::Kind::kMacro;
-  macro->name = name;
-  macro->fn = [name, params, body, closure](Interpreter& in, CallArgs& args) {
-    return in.call_macro(name, *params, *body, closure, args);
+  auto callable = std::make_shared<Callable>();
+  callable->kind = Callable::Kind::kMacro;
+  callable->name = macro.name;
+  const MacroDef* def = &macro;
+  callable->fn = [def, closure](Interpreter& in, CallArgs& args) {
+    return in.call_macro(*def, closure, args);
   };
-  return Value::callable(std::move(macro));
+  return Value::callable(std::move(callable));
 }
 
-Value Interpreter::call_macro(const std::string& name, const std::vector<MacroParam>& params,
-                              const Body& body, const std::shared_ptr<Frame>& closure,
+// Binds arguments the way jinja2's runtime.Macro does.
+Value Interpreter::call_macro(const MacroDef& macro, const std::shared_ptr<Frame>& closure,
                               CallArgs& args) {
   if (call_depth_ >= options_.limits.max_call_depth)
     throw TemplateError(TemplateError::Reason::kLimit,
@@ -341,47 +344,58 @@ Value Interpreter::call_macro(const std::string& name, const std::vector<MacroPa
       line = saved_line;
     }
   } guard{++call_depth_, line_, line_};
-  FrameScope scope(*this, closure);
-  auto& vars = frame_->vars;
-  std::vector<bool> bound(params.size(), false);
-  List varargs;
-  for (size_t i = 0; i < args.positional.size(); ++i) {
-    if (i < params.size()) {
-      vars[params[i].name] = std::move(args.positional[i]);
-      bound[i] = true;
-    } else {
-      varargs.push_back(std::move(args.positional[i]));
-    }
-  }
+  const auto& params = macro.params;
+  const size_t given = std::min(args.positional.size(), params.size());
+  // Parameters not given positionally come from keywords; the rest stay
+  // keyword arguments (kwargs, or an error).
+  std::vector<std::optional<Value>> values(params.size());
+  for (size_t i = 0; i < given; ++i) values[i] = std::move(args.positional[i]);
   Dict kwargs;
+  std::optional<Value> caller;
   for (auto& [key, value] : args.keyword) {
     bool matched = false;
-    for (size_t i = 0; i < params.size(); ++i) {
-      if (params[i].name != key) continue;
-      if (bound[i]) fault("macro '{}' got multiple values for argument '{}'", name, key);
-      vars[key] = std::move(value);
-      bound[i] = matched = true;
-      break;
+    for (size_t i = given; i < params.size() && !matched; ++i) {
+      if (params[i].name == key && !values[i]) {
+        values[i] = std::move(value);
+        matched = true;
+      }
     }
     if (matched) continue;
-    if (key == "caller")
-      vars["caller"] = std::move(value);
+    if (key == "caller" && macro.uses_caller && !caller)
+      caller = std::move(value);
     else
       kwargs.set(key, std::move(value));
   }
+  if (!macro.uses_kwargs && !kwargs.empty()) {
+    const std::string first = to_str(kwargs.items().front().first);
+    if (kwargs.find("caller"))
+      fault("macro '{}' was invoked with two values for the special caller argument", macro.name);
+    fault("macro '{}' takes no keyword argument '{}'", macro.name, first);
+  }
+  if (!macro.uses_varargs && args.positional.size() > params.size())
+    fault("macro '{}' takes not more than {} argument(s)", macro.name, params.size());
+  FrameScope scope(*this, closure);
+  auto& vars = frame_->vars;
+  for (size_t i = 0; i < params.size(); ++i)
+    if (values[i]) vars[params[i].name] = std::move(*values[i]);
+  // Defaults may read earlier parameters.
   for (size_t i = 0; i < params.size(); ++i) {
-    if (bound[i]) continue;
+    if (values[i]) continue;
     vars[params[i].name] =
         params[i].default_value
             ? eval(*params[i].default_value)
             : Value::undefined(fmt::format("parameter '{}' was not provided", params[i].name));
   }
-  vars["varargs"] = Value::sequence(std::move(varargs), SeqKind::kTuple);
-  vars["kwargs"] = Value::dict(std::move(kwargs));
-  if (vars.find("caller") == vars.end())
-    vars["caller"] = Value::undefined(fmt::format("'caller' is undefined"));
+  if (macro.uses_varargs) {
+    List rest(std::make_move_iterator(args.positional.begin() + given),
+              std::make_move_iterator(args.positional.end()));
+    vars["varargs"] = Value::sequence(std::move(rest), SeqKind::kTuple);
+  }
+  if (macro.uses_kwargs) vars["kwargs"] = Value::dict(std::move(kwargs));
+  if (macro.uses_caller && vars.find("caller") == vars.end())
+    vars["caller"] = caller ? std::move(*caller) : Value::undefined("No caller defined");
   std::string text;
-  exec_body(body, text);
+  exec_body(macro.body, text);
   return Value::string(std::move(text));
 }
 
@@ -389,7 +403,7 @@ void Interpreter::exec_call_block(const CallBlockStmt& stmt, std::string& out) {
   const auto& call_expr = static_cast<const CallExpr&>(*stmt.call);
   Value callee = eval(*call_expr.callee);
   CallArgs args = eval_args(call_expr.args);
-  args.keyword.emplace_back("caller", make_macro("caller", &stmt.caller_params, &stmt.body));
+  args.keyword.emplace_back("caller", make_macro(stmt.caller));
   Value result = call(callee, args);
   append(out, to_str(result, options_.limits.max_output_bytes));
 }

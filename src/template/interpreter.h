@@ -65,10 +65,8 @@ class Interpreter {
   Value eval_call(const CallExpr& e);
   Value eval_slice(const SliceExpr& e);
   CallArgs eval_args(const CallArgExprs& args);
-  Value make_macro(const std::string& name, const std::vector<MacroParam>* params,
-                   const Body* body);
-  Value call_macro(const std::string& name, const std::vector<MacroParam>& params, const Body& body,
-                   const std::shared_ptr<Frame>& closure, CallArgs& args);
+  Value make_macro(const MacroDef& macro);
+  Value call_macro(const MacroDef& macro, const std::shared_ptr<Frame>& closure, CallArgs& args);
   void count_step();
 
   const Dict& context_;

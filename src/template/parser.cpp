@@ -169,6 +169,8 @@ class Parser : public ExpressionParser {
         defaults = true;
       } else if (defaults) {
         fail("non-default argument follows default argument");
+      } else if (p.name == "caller") {
+        fail("the special \"caller\" argument of a macro must be omitted or given a default");
       }
       params.push_back(std::move(p));
     }
@@ -179,26 +181,37 @@ class Parser : public ExpressionParser {
   StmtPtr parse_macro() {
     auto node = std::make_unique<MacroStmt>(next().line);
     FlagScope hard(soft_, false);
-    node->name = expect_name();
-    node->params = parse_signature();
+    node->macro.name = expect_name();
+    node->macro.params = parse_signature();
     int saved = loop_depth_;
     loop_depth_ = 0;
-    node->body = parse_statements({"endmacro"}, true);
+    node->macro.body = parse_statements({"endmacro"}, true);
     loop_depth_ = saved;
+    note_special_names(node->macro);
     return node;
   }
 
   StmtPtr parse_call_block() {
     auto node = std::make_unique<CallBlockStmt>(next().line);
     FlagScope hard(soft_, false);
-    if (is_op("(")) node->caller_params = parse_signature();
+    node->caller.name = "caller";
+    if (is_op("(")) node->caller.params = parse_signature();
     node->call = parse_expression(true);
     if (node->call->kind != Expr::Kind::kCall) fail("expected a call after 'call'", node->line);
     int saved = loop_depth_;
     loop_depth_ = 0;
-    node->body = parse_statements({"endcall"}, true);
+    node->caller.body = parse_statements({"endcall"}, true);
     loop_depth_ = saved;
+    note_special_names(node->caller);
     return node;
+  }
+
+  static void note_special_names(MacroDef& macro) {
+    visit_loaded_names(macro.body, [&](const std::string& name) {
+      if (name == "caller") macro.uses_caller = true;
+      if (name == "varargs") macro.uses_varargs = true;
+      if (name == "kwargs") macro.uses_kwargs = true;
+    });
   }
 
   StmtPtr parse_filter_block() {

@@ -145,6 +145,13 @@ CASES = [
     ("macro_recursion", "{% macro count(n) %}{{ n }}{% if n > 0 %}{{ count(n - 1) }}{% endif %}"
                         "{% endmacro %}{{ count(5) }}"),
     ("macro_returns_string", "{% macro m() %}5{% endmacro %}{{ m() + '1' }}|{{ m()|int + 1 }}"),
+    ("macro_surplus_positional", "{% macro m(x) %}{{ x }}{% endmacro %}{{ m(1, 2) }}"),
+    ("macro_varargs", "{% macro m(x) %}{{ x }}{{ varargs }}{% endmacro %}{{ m(1, 2, 3) }}"),
+    ("macro_unknown_keyword", "{% macro m(x) %}{{ x }}{% endmacro %}{{ m(1, y=2) }}"),
+    ("macro_kwargs", "{% macro m(x) %}{{ x }}{{ kwargs }}{% endmacro %}{{ m(1, y=2) }}|{{ m(x=4) }}"),
+    ("macro_caller_unused", "{% macro m(x) %}{{ x }}{% endmacro %}{% call m(1) %}b{% endcall %}"),
+    ("macro_default_reads_param", "{% macro m(a, b=a + 1) %}{{ a }}{{ b }}{% endmacro %}"
+                                  "{{ m(1) }}{{ m(1, 5) }}{{ m(b=2, a=0) }}"),
     ("call_block", "{% macro wrap(tag) %}<{{ tag }}>{{ caller() }}</{{ tag }}>{% endmacro %}"
                    "{% call wrap('b') %}bold{% endcall %}"),
     # filters on strings
