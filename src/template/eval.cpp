@@ -37,7 +37,7 @@ Value Interpreter::eval(const Expr& expr) {
       List items;
       items.reserve(e.items.size());
       for (const ExprPtr& item : e.items) items.push_back(eval(*item));
-      return Value::sequence(std::move(items), e.tuple ? SeqKind::kTuple : SeqKind::kList);
+      return charge(Value::sequence(std::move(items), e.tuple ? SeqKind::kTuple : SeqKind::kList));
     }
     case Expr::Kind::kDict: {
       const auto& e = static_cast<const DictExpr&>(expr);
@@ -46,7 +46,7 @@ Value Interpreter::eval(const Expr& expr) {
         Value k = eval(*key);
         d.set(k, eval(*value));
       }
-      return Value::dict(std::move(d));
+      return charge(Value::dict(std::move(d)));
     }
     case Expr::Kind::kGetAttr: {
       const auto& e = static_cast<const GetAttrExpr&>(expr);
@@ -58,7 +58,7 @@ Value Interpreter::eval(const Expr& expr) {
       return getitem(object, eval(*e.key));
     }
     case Expr::Kind::kSlice:
-      return eval_slice(static_cast<const SliceExpr&>(expr));
+      return charge(eval_slice(static_cast<const SliceExpr&>(expr)));
     case Expr::Kind::kUnary: {
       const auto& e = static_cast<const UnaryExpr&>(expr);
       Value v = eval(*e.operand);
@@ -73,7 +73,7 @@ Value Interpreter::eval(const Expr& expr) {
       return v;
     }
     case Expr::Kind::kBinary:
-      return eval_binary(static_cast<const BinaryExpr&>(expr));
+      return charge(eval_binary(static_cast<const BinaryExpr&>(expr)));
     case Expr::Kind::kCompare:
       return eval_compare(static_cast<const CompareExpr&>(expr));
     case Expr::Kind::kCondition: {
@@ -85,13 +85,13 @@ Value Interpreter::eval(const Expr& expr) {
           e.line));
     }
     case Expr::Kind::kCall:
-      return eval_call(static_cast<const CallExpr&>(expr));
+      return charge(eval_call(static_cast<const CallExpr&>(expr)));
     case Expr::Kind::kFilter: {
       const auto& e = static_cast<const FilterExpr&>(expr);
       Value value = eval(*e.operand);
       CallArgs args = eval_args(e.args);
       line_ = e.line;
-      return apply_filter(e.name, value, args);
+      return charge(apply_filter(e.name, value, args));
     }
     case Expr::Kind::kTest: {
       const auto& e = static_cast<const TestExpr&>(expr);
@@ -348,12 +348,14 @@ Value Interpreter::getitem(const Value& object, const Value& key) {
 }
 
 List Interpreter::iterate(const Value& value) {
+  charge(value);
   switch (value.type()) {
     case Value::Type::kUndefined:
       return {};
     case Value::Type::kString: {
       List chars;
       const std::string& s = value.as_string();
+      check_sequence_size(unicode::length(s));
       if (unicode::is_ascii(s)) {
         for (char c : s)
           chars.push_back(Value::string(std::string(1, c)));  // plain str, even from Markup

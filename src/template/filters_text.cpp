@@ -96,7 +96,12 @@ Value indent(Interpreter& in, const Value& value, CallArgs& args) {
   if (!value.is_string())
     fault("unsupported operand type(s) for +=: '{}' and 'str'", value.type_name());
   std::string s = value.as_string() + "\n";  // jinja2 appends a newline for splitlines
-  std::vector<std::string> lines = unicode::splitlines(s, false);
+  std::vector<std::string> lines;
+  try {
+    lines = unicode::splitlines(s, false, in.limits().max_sequence_items);
+  } catch (const unicode::TooManyParts&) {
+    in.check_sequence_size(in.limits().max_sequence_items + 1);
+  }
   std::string out;
   auto add = [&](const std::string& piece) {
     if (out.size() + piece.size() > max_bytes(in))

@@ -63,6 +63,32 @@ void Interpreter::count_step() {
                                     line_, options_.limits.max_steps));
 }
 
+void Interpreter::charge_steps(int64_t steps) {
+  steps_ += steps;
+  if (steps_ > options_.limits.max_steps)
+    throw TemplateError(TemplateError::Reason::kLimit,
+                        fmt::format("template error (line {}): more than {} evaluation steps",
+                                    line_, options_.limits.max_steps));
+}
+
+const Value& Interpreter::charge(const Value& value) {
+  switch (value.type()) {
+    case Value::Type::kString:
+      charge_steps(static_cast<int64_t>(value.as_string().size() / 4));
+      break;
+    case Value::Type::kSequence:
+      check_sequence_size(value.as_list().size());
+      charge_steps(static_cast<int64_t>(value.as_list().size()));
+      break;
+    case Value::Type::kDict:
+      charge_steps(static_cast<int64_t>(value.as_dict().size()));
+      break;
+    default:
+      break;
+  }
+  return value;
+}
+
 void Interpreter::check_sequence_size(size_t items) const {
   if (items > options_.limits.max_sequence_items)
     throw TemplateError(TemplateError::Reason::kLimit,

@@ -68,6 +68,11 @@ class Interpreter {
   Value make_macro(const MacroDef& macro);
   Value call_macro(const MacroDef& macro, const std::shared_ptr<Frame>& closure, CallArgs& args);
   void count_step();
+  // Counts the work of building or walking `value` against max_steps (one
+  // step per item or per 4 bytes), so big values cost what they take to
+  // make; refuses lists over max_sequence_items.
+  const Value& charge(const Value& value);
+  void charge_steps(int64_t steps);
 
   const Dict& context_;
   RenderOptions options_;

@@ -53,8 +53,16 @@ int64_t codepoint_index(const std::string& s, size_t byte_offset) {
   return static_cast<int64_t>(unicode::length(std::string_view(s).substr(0, byte_offset)));
 }
 
-List split_on(const std::string& s, const std::string& sep, int64_t maxsplit, bool from_right) {
+List split_on(const std::string& s, const std::string& sep, int64_t maxsplit, bool from_right,
+              const Interpreter& in) {
   if (sep.empty()) fault("empty separator");
+  // Count first: a huge split must fail before it allocates.
+  size_t pieces = 1;
+  for (size_t at = s.find(sep);
+       at != std::string::npos && (maxsplit < 0 || static_cast<int64_t>(pieces) <= maxsplit);
+       at = s.find(sep, at + sep.size()))
+    ++pieces;
+  in.check_sequence_size(pieces);
   std::vector<std::string> parts;
   if (!from_right) {
     size_t start = 0;
@@ -190,17 +198,28 @@ Value string_method(Interpreter& in, const Value& self, const std::string& name,
     int64_t maxsplit = int_arg(a, 1, -1);
     if (!a.has(0) || a.get(0).is_none()) {
       List out;
-      for (auto& p : unicode::split_whitespace(s, maxsplit, name == "rsplit"))
-        out.push_back(Value::string(std::move(p)));
+      try {
+        for (auto& p : unicode::split_whitespace(s, maxsplit, name == "rsplit",
+                                                 in.limits().max_sequence_items))
+          out.push_back(Value::string(std::move(p)));
+      } catch (const unicode::TooManyParts&) {
+        in.check_sequence_size(in.limits().max_sequence_items + 1);
+      }
       return Value::sequence(std::move(out));
     }
-    return Value::sequence(split_on(s, string_arg(a, 0, name.c_str()), maxsplit, name == "rsplit"));
+    return Value::sequence(
+        split_on(s, string_arg(a, 0, name.c_str()), maxsplit, name == "rsplit", in));
   }
   if (name == "splitlines") {
     ArgBinder a(name, args, {"keepends"});
     List out;
-    for (auto& line : unicode::splitlines(s, a.get_or(0, Value::boolean(false)).truthy()))
-      out.push_back(Value::string(std::move(line)));
+    try {
+      for (auto& line : unicode::splitlines(s, a.get_or(0, Value::boolean(false)).truthy(),
+                                            in.limits().max_sequence_items))
+        out.push_back(Value::string(std::move(line)));
+    } catch (const unicode::TooManyParts&) {
+      in.check_sequence_size(in.limits().max_sequence_items + 1);
+    }
     return Value::sequence(std::move(out));
   }
   if (name == "startswith" || name == "endswith") {

@@ -308,7 +308,7 @@ static bool is_line_break(char32_t c) {
   }
 }
 
-std::vector<std::string> splitlines(std::string_view s, bool keepends) {
+std::vector<std::string> splitlines(std::string_view s, bool keepends, size_t max_parts) {
   std::u32string cs = decode(s);
   std::vector<std::string> lines;
   size_t start = 0, i = 0;
@@ -319,6 +319,7 @@ std::vector<std::string> splitlines(std::string_view s, bool keepends) {
     }
     size_t eol = i + ((cs[i] == '\r' && i + 1 < cs.size() && cs[i + 1] == '\n') ? 2 : 1);
     size_t end = keepends ? eol : i;
+    if (lines.size() >= max_parts) throw TooManyParts{};
     lines.push_back(encode(std::u32string_view(cs).substr(start, end - start)));
     start = i = eol;
   }
@@ -326,7 +327,8 @@ std::vector<std::string> splitlines(std::string_view s, bool keepends) {
   return lines;
 }
 
-std::vector<std::string> split_whitespace(std::string_view s, int64_t maxsplit, bool from_right) {
+std::vector<std::string> split_whitespace(std::string_view s, int64_t maxsplit, bool from_right,
+                                          size_t max_parts) {
   std::u32string cs = decode(s);
   std::vector<std::u32string> parts;
   if (!from_right) {
@@ -342,6 +344,7 @@ std::vector<std::string> split_whitespace(std::string_view s, int64_t maxsplit, 
       }
       size_t j = i;
       while (j < cs.size() && !is_space(cs[j])) ++j;
+      if (parts.size() >= max_parts) throw TooManyParts{};
       parts.push_back(cs.substr(i, j - i));
       i = j;
     }
@@ -358,6 +361,7 @@ std::vector<std::string> split_whitespace(std::string_view s, int64_t maxsplit, 
       }
       size_t j = i;
       while (j > 0 && !is_space(cs[j - 1])) --j;
+      if (parts.size() >= max_parts) throw TooManyParts{};
       parts.push_back(cs.substr(j, i - j));
       i = j;
     }

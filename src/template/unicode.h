@@ -3,6 +3,7 @@
 // split(), upper()... use Unicode character classes.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,9 +37,11 @@ std::string swapcase(std::string_view s);
 
 // str.strip([chars]) and friends; chars == nullptr strips whitespace.
 std::string strip(std::string_view s, const std::string* chars, bool left, bool right);
-// str.splitlines(keepends)
-std::vector<std::string> splitlines(std::string_view s, bool keepends);
+// str.splitlines(keepends). More than `max_parts` lines throws TooManyParts.
+std::vector<std::string> splitlines(std::string_view s, bool keepends, size_t max_parts = SIZE_MAX);
 // str.split(None, maxsplit): runs of whitespace, no empty parts.
-std::vector<std::string> split_whitespace(std::string_view s, int64_t maxsplit, bool from_right);
+std::vector<std::string> split_whitespace(std::string_view s, int64_t maxsplit, bool from_right,
+                                          size_t max_parts = SIZE_MAX);
+struct TooManyParts {};
 
 }  // namespace tessera::jinja::unicode

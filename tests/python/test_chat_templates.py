@@ -439,8 +439,14 @@ def test_random_expressions(tmp_path, seed):
         ("{{ 'x' * 1000000000000 }}", "limit"),
         ("{% for i in range(100000) %}{{ 'y' * 100000 }}{% endfor %}", "output larger"),
         ("{{ " + "(" * 500 + "1" + ")" * 500 + " }}", "nesting"),
+        ("{{ ('x' * 30000000).split('x')|length }}", "items"),
+        ("{% set ns = namespace(l=[]) %}{% for i in range(100000) %}"
+         "{% set ns.l = ns.l + [i] %}{% endfor %}", "steps"),
+        ("{% set s = 'x' * 3000000 %}{% for i in range(10000) %}{% set t = s ~ i %}{% endfor %}",
+         "steps"),
     ],
-    ids=["recursion", "loops", "string-doubling", "huge-repeat", "huge-output", "deep-parens"],
+    ids=["recursion", "loops", "string-doubling", "huge-repeat", "huge-output", "deep-parens",
+         "huge-split", "quadratic-list", "quadratic-string"],
 )
 def test_limits_give_clear_errors(tmp_path, source, needle):
     path = tmp_path / "t.jinja"
