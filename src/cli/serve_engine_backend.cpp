@@ -1,29 +1,12 @@
 // Adapter: Engine (engine.h) + Tokenizer + ChatTemplate -> ServingBackend.
 //
 // It only maps types; every check and every response shape lives in the
-// server module. It compiles to a stub until the engine, tokenizer and
-// template headers are all in the tree, so the server can land first.
-//
-// Pending on the real engine (see the TODOs below):
-//  - engine.h forward-declares tessera::Tokenizer; the tokenizer module
-//    defines tessera::tokenizer::Tokenizer. tokenizer_of() bridges the two
-//    until engine.h names the real type.
-//  - EngineConfig has no chat-template override: --chat-template is read
-//    here (a file path, or the template text itself).
-//  - BackendInfo.dtype: ModelConfig does not say the weights' type yet.
+// server module.
+// --chat-template (a file path, or the template text itself) is read here.
 #include "serve_engine_backend.h"
 
 #include "tessera/core/error.h"
 
-#if __has_include("tessera/engine/sampling_params.h") &&            \
-                  __has_include("tessera/tokenizer/tokenizer.h") && \
-                                __has_include("tessera/template/chat_template.h")
-#define TESSERA_SERVE_HAS_ENGINE 1
-#else
-#define TESSERA_SERVE_HAS_ENGINE 0
-#endif
-
-#if TESSERA_SERVE_HAS_ENGINE
 
 #include <filesystem>
 #include <fstream>
@@ -39,11 +22,6 @@ namespace tessera::cli {
 namespace {
 
 using server::Finish;
-
-// TODO(engine): drop once Engine::tokenizer() returns tokenizer::Tokenizer.
-const tokenizer::Tokenizer& tokenizer_of(const Engine& engine) {
-  return reinterpret_cast<const tokenizer::Tokenizer&>(engine.tokenizer());
-}
 
 Finish to_finish(FinishReason r) {
   switch (r) {
@@ -144,7 +122,7 @@ std::string read_template_flag(const std::string& flag) {
 class EngineBackend : public server::ServingBackend {
  public:
   EngineBackend(std::unique_ptr<Engine> engine, const server::ServeOptions& options)
-      : engine_(std::move(engine)), tokenizer_(tokenizer_of(*engine_)), options_(options) {
+      : engine_(std::move(engine)), tokenizer_(engine_->tokenizer()), options_(options) {
     jinja::ChatTemplateSource source;
     source.source = options.chat_template.empty() ? tokenizer_.chat_template()
                                                   : read_template_flag(options.chat_template);
@@ -213,7 +191,7 @@ class EngineBackend : public server::ServingBackend {
 
   server::BackendInfo info() const override {
     server::BackendInfo info;
-    info.dtype = "unknown";  // TODO(engine): the weights' dtype from ModelConfig
+    info.dtype = engine_->weights_dtype();
     info.device = options_.device;
     info.max_num_seqs = options_.max_num_seqs;
     info.max_waiting_requests = options_.max_waiting_requests;
@@ -251,16 +229,3 @@ std::unique_ptr<server::ServingBackend> make_engine_backend(const server::ServeO
 
 }  // namespace tessera::cli
 
-#else  // the engine modules are not in this build yet
-
-namespace tessera::cli {
-
-std::unique_ptr<server::ServingBackend> make_engine_backend(const server::ServeOptions&) {
-  fail(ErrorKind::kUnsupported,
-       "this build has no engine yet (engine, tokenizer and template modules): `tessera serve` "
-       "cannot load a model");
-}
-
-}  // namespace tessera::cli
-
-#endif

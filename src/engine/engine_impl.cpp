@@ -40,8 +40,9 @@ EngineImpl::EngineImpl(const EngineConfig& config, std::unique_ptr<WeightSource>
                 return s;
               }()),
       scheduler_(kv_, SchedulerConfig{config.max_num_seqs, config.max_num_batched_tokens}),
-      sampler_(int(model_->config().vocab_size), {tokenizer_.eos_id()}) {
-  model_name_ = model_->config().name;
+      sampler_(int(model_->config().vocab_size), {tokenizer_.eos_id()}),
+      seeds_(config.seed ? *config.seed : draw_random_seed()) {
+  model_name_ = config.model;  // what the user named it, as vLLM does
   max_model_len_ = int(config.max_model_len > 0
                            ? std::min<int64_t>(config.max_model_len, model_->config().max_position)
                            : model_->config().max_position);
@@ -49,6 +50,15 @@ EngineImpl::EngineImpl(const EngineConfig& config, std::unique_ptr<WeightSource>
 }
 
 EngineImpl::~EngineImpl() { shutdown(); }
+
+std::string EngineImpl::weights_dtype() const {
+  std::map<std::string, int64_t> elements;
+  for (const WeightInfo& w : source_->tensors())
+    if (w.shape.size() == 2) elements[w.type_name] += w.num_elements;
+  auto most = std::max_element(elements.begin(), elements.end(),
+                               [](auto& a, auto& b) { return a.second < b.second; });
+  return most == elements.end() ? std::string("unknown") : most->first;
+}
 
 void EngineImpl::shutdown() {
   {
@@ -86,7 +96,7 @@ std::shared_ptr<RequestHandle> EngineImpl::submit(GenerateRequest request) {
   r->prompt = std::move(request.prompt_ids);
   r->params = std::move(request.params);
   r->arrival_time = std::chrono::steady_clock::now();
-  r->seed = r->params.seed ? uint64_t(*r->params.seed) : draw_random_seed();
+  r->seed = r->params.seed ? uint64_t(*r->params.seed) : seeds_.next();
   std::shared_ptr<OutputStream> stream;
   {
     std::lock_guard lock(mu_);

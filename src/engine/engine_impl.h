@@ -36,6 +36,7 @@ class EngineImpl final : public Engine {
   const ModelConfig& model_config() const override { return model_->config(); }
   const std::string& model_name() const override { return model_name_; }
   int max_model_len() const override { return max_model_len_; }
+  std::string weights_dtype() const override;
   void shutdown() override;
 
  private:
@@ -74,6 +75,7 @@ class EngineImpl final : public Engine {
   // Counters of the engine thread, copied into stats_ after each step.
   int64_t prompt_tokens_ = 0, generation_tokens_ = 0, requests_finished_ = 0, steps_ = 0;
   Sampler sampler_;
+  SeedGenerator seeds_;
 
   // Shared with submitting threads.
   mutable std::mutex mu_;

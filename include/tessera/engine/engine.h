@@ -95,6 +95,7 @@ struct EngineConfig {
   double gpu_memory_utilization = 0.9;
   bool enable_prefix_caching = true;
   int max_waiting_requests = 1024;
+  std::optional<uint64_t> seed;        // seeds of unseeded requests; unset: from the OS
 };
 
 struct EngineStats {
@@ -127,6 +128,8 @@ class Engine {
   virtual const ModelConfig& model_config() const = 0;
   virtual const std::string& model_name() const = 0;
   virtual int max_model_len() const = 0;
+  // The weights' most common element type ("Q4_1", "BF16", ...).
+  virtual std::string weights_dtype() const = 0;
   // Stops taking requests, aborts what is left, joins the loop thread.
   virtual void shutdown() = 0;
 };
