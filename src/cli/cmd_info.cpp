@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.h"
+#include "tessera/core/error.h"
 #include "tessera/engine/load_tokenizer.h"
 #include "tessera/formats/gguf.h"
 #include "tessera/model/weight_source.h"
@@ -127,7 +129,15 @@ void add_tensor_info(const WeightSource& source, InfoFields& out) {
 
 // Tokenizer facts: vocabulary, special tokens, the chat template.
 void add_tokenizer_info(const WeightSource& source, InfoFields& out) {
-  const tokenizer::Tokenizer tok = load_tokenizer(source);
+  std::optional<tokenizer::Tokenizer> loaded;
+  try {
+    loaded.emplace(load_tokenizer(source));
+  } catch (const Error& e) {
+    // A folder with weights but no tokenizer files still has a config to show.
+    out.add("tokenizer", fmt::format("none ({})", e.what()), "tokenizer", nullptr);
+    return;
+  }
+  const tokenizer::Tokenizer& tok = *loaded;
   auto token = [&](int32_t id) -> ordered_json {
     if (!tok.is_valid(id)) return nullptr;
     return {{"id", id}, {"text", tok.token_text(id)}};

@@ -5,12 +5,11 @@
 // --chat-template (a file path, or the template text itself) is read here.
 #include "serve_engine_backend.h"
 
+#include "model_chat_template.h"
+
 #include "tessera/core/error.h"
 
 
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "tessera/core/log.h"
 #include "tessera/engine/engine.h"
@@ -108,30 +107,13 @@ class EngineStream : public server::GenerationStream {
   std::shared_ptr<RequestHandle> handle_;
 };
 
-std::string read_template_flag(const std::string& flag) {
-  std::error_code ec;
-  if (std::filesystem::is_regular_file(flag, ec)) {
-    std::ifstream in(flag);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-  return flag;  // the template text itself
-}
-
 class EngineBackend : public server::ServingBackend {
  public:
   EngineBackend(std::unique_ptr<Engine> engine, const server::ServeOptions& options)
       : engine_(std::move(engine)), tokenizer_(engine_->tokenizer()), options_(options) {
-    jinja::ChatTemplateSource source;
-    source.source = options.chat_template.empty() ? tokenizer_.chat_template()
-                                                  : read_template_flag(options.chat_template);
-    source.special_tokens = {{"bos_token", tokenizer_.spec().bos_token},
-                             {"eos_token", tokenizer_.spec().eos_token}};
-    if (source.source.empty())
+    template_ = model_chat_template(tokenizer_, options.chat_template);
+    if (!template_)
       spdlog::warn("the model has no chat template: /v1/chat/completions will answer 400");
-    else
-      template_ = std::make_unique<jinja::ChatTemplate>(std::move(source));
   }
 
   std::shared_ptr<server::GenerationStream> submit(server::GenerationRequest request) override {
