@@ -62,9 +62,11 @@ void matmul(const float* x, int64_t T, int64_t x_stride, const Tensor& w, float*
 // weights. Lets tests build an exact float reference; identical on all ISAs.
 void activation_roundtrip(DType weight_type, const float* x, float* out, int64_t K);
 
-// Which kernel family matmul uses on this CPU: "avx512-vnni", "avx2", "portable".
-// Chosen at first use from the CPU (cpuid), or from the environment variable
-// TESSERA_KERNELS=portable|avx2|avx512-vnni when the CPU supports it.
+// Which kernel family matmul uses on this CPU: "amx" (AVX-512 VNNI plus AMX
+// tiles for prompts), "avx512-vnni", "avx2", "portable". Chosen at first use
+// from the CPU (cpuid), or from the environment variable
+// TESSERA_KERNELS=portable|avx2|avx512-vnni|amx when the CPU supports it.
+// All families give bit-identical results.
 std::string kernel_isa();
 // Force a family (tests and benchmarks compare them); false if unsupported.
 bool set_kernel_isa(const std::string& isa);
