@@ -9,9 +9,11 @@
 //
 // Timings are the best of several repeats: other work on the machine only
 // ever slows a run down. When the machine is shared, wall time also counts
-// time this process waited for a core, so a second figure is printed: the
-// process CPU time divided by the thread count (close to the uncontended
-// wall time; OpenMP spin-waiting counts in it, so it errs high).
+// time this process waited for a core, so single-thread rows also print the
+// thread's CPU time (close to the uncontended wall time; memory stalls still
+// count). With more threads, the CPU time of the others is only accounted at
+// scheduler ticks, too coarse for these calls, so those rows show wall time
+// only.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -116,7 +118,7 @@ Timing best_time(int reps, double min_total, int threads, Fn&& fn) {
     fn();
     const double s = seconds_since(t0);
     best.wall = std::min(best.wall, s);
-    best.cpu = std::min(best.cpu, (process_cpu_seconds() - c0) / threads);
+    best.cpu = threads == 1 ? std::min(best.cpu, process_cpu_seconds() - c0) : best.wall;
     total += s;
     if (r > 400) break;
   }
@@ -166,7 +168,9 @@ int main(int argc, char** argv) {
 
   std::printf("%-12s %-3s %-8s %6s %6s %4s %10s %10s %9s %8s\n", "isa", "thr", "shape", "N", "K",
               "T", "wall_us", "cpu_us", "GFLOP/s", "GB/s");
-  std::printf("(GFLOP/s and GB/s of weight bytes from the smaller of wall_us and cpu_us)\n");
+  std::printf(
+      "(GFLOP/s and GB/s of weight bytes from the smaller of wall_us and cpu_us;\n"
+      " cpu_us only for 1 thread)\n");
   for (const std::string& isa : isas) {
     if (!tessera::cpu::set_kernel_isa(isa)) continue;
     for (int threads : thread_counts) {
@@ -180,7 +184,7 @@ int main(int argc, char** argv) {
           const Shape& s = kShapes[si];
           if (s.head && T > 1) continue;  // logits are needed for the last prompt token only
           const Tensor& w = s.head ? head : layers[0][si];
-          const int r = T == 1 ? reps * 20 : reps;
+          const int r = T == 1 ? reps * 40 : reps;
           const Timing tm = best_time(r, T == 1 ? 0.05 : 0.2, threads, [&] {
             tessera::cpu::matmul(x.data(), T, s.K, w, out.data(), s.N);
           });
@@ -195,7 +199,7 @@ int main(int argc, char** argv) {
         }
       }
       // Whole decode step, weights streamed from memory: 30 distinct layers + head.
-      const Timing decode = best_time(std::max(3, reps), 0.5, threads, [&] {
+      const Timing decode = best_time(std::max(10, 3 * reps), 2.0, threads, [&] {
         for (const auto& layer : layers)
           for (size_t si = 0; si < layer.size(); ++si)
             tessera::cpu::matmul(x.data(), 1, kShapes[si].K, layer[si], out.data(), kShapes[si].N);
