@@ -85,6 +85,8 @@ struct AmxB32 {
     }
   }
 
+  static constexpr int kShift = F::kCorrShift > 0 ? F::kCorrShift : 0;
+
   static void pack_acts(const MatmulProblem& p, int64_t t, int rows, int64_t nb, ActBlock* dst) {
     const __m512i offsets = row_offsets16(p.act_stride);
     const __mmask16 mask = __mmask16((1u << rows) - 1);
