@@ -214,7 +214,7 @@ std::string case_name(const testing::TestParamInfo<Case>& info) {
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
   for (DType t : kAllTypes)
-    for (const char* isa : {"portable", "avx2", "avx512-vnni"}) cases.push_back({t, isa});
+    for (const char* isa : {"portable", "avx2", "avx512-vnni", "amx"}) cases.push_back({t, isa});
   return cases;
 }
 

@@ -70,7 +70,7 @@ def test_committed_fixture_matches_installed_gguf():
     assert seen == {"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"}
 
 
-@pytest.mark.parametrize("isa", ["portable", "avx2", "avx512-vnni"])
+@pytest.mark.parametrize("isa", ["portable", "avx2", "avx512-vnni", "amx"])
 def test_kernel_family_from_environment(isa):
     """TESSERA_KERNELS selects the kernel family (when this CPU has it)."""
     binary = backend_test_binary()
@@ -78,7 +78,8 @@ def test_kernel_family_from_environment(isa):
     assert "EnvironmentOverride" in listing.stdout
     flags = open("/proc/cpuinfo").read()
     needed = {"avx2": ["avx2", "fma", "f16c"],
-              "avx512-vnni": ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni"]}
+              "avx512-vnni": ["avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni"],
+              "amx": ["avx512_vnni", "amx_tile", "amx_int8"]}
     if any(f" {flag}" not in flags for flag in needed.get(isa, [])):
         pytest.skip(f"hardware: CPU lacks {isa}")
     result = subprocess.run(

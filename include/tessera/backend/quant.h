@@ -19,7 +19,15 @@
 // float weights use 16 lanes (k mod 16) and a fixed summation tree. So
 // out[t, n] is bit-identical whether the row is computed alone (decode) or
 // in a batch of 512 (batch invariance), whatever the thread count, and also
-// across the portable, AVX2 and AVX-512 kernels.
+// across the portable, AVX2, AVX-512 and AMX kernels.
+//
+// Kernels (src/backend/cpu/quant_*). T = 1 (decode) runs on the weights as
+// stored, 8 weight rows at a time, reducing per-row int sums exactly. With
+// more rows, 16-row weight tiles are repacked once per call into "rows in
+// lanes" form so one vpdpbusd advances 16 rows (Q4_0/Q4_1/Q8_0 from T = 2,
+// k-quants from T = 16), or, in the "amx" family, one TDPBUSD computes a
+// 16 x 16 tile of block dots (32-blocks, T >= 16). bench/matmul_cpu.cpp
+// measures them on SmolLM2's shapes.
 //
 // Effect of 8-bit activations, measured by tests/python/
 // test_dequant_activation_error.py on SmolLM2-135M-Instruct Q4_1 (numpy
@@ -62,9 +70,11 @@ void matmul(const float* x, int64_t T, int64_t x_stride, const Tensor& w, float*
 // weights. Lets tests build an exact float reference; identical on all ISAs.
 void activation_roundtrip(DType weight_type, const float* x, float* out, int64_t K);
 
-// Which kernel family matmul uses on this CPU: "avx512-vnni", "avx2", "portable".
-// Chosen at first use from the CPU (cpuid), or from the environment variable
-// TESSERA_KERNELS=portable|avx2|avx512-vnni when the CPU supports it.
+// Which kernel family matmul uses on this CPU: "amx" (AVX-512 VNNI plus AMX
+// tiles for prompts), "avx512-vnni", "avx2", "portable". Chosen at first use
+// from the CPU (cpuid), or from the environment variable
+// TESSERA_KERNELS=portable|avx2|avx512-vnni|amx when the CPU supports it.
+// All families give bit-identical results.
 std::string kernel_isa();
 // Force a family (tests and benchmarks compare them); false if unsupported.
 bool set_kernel_isa(const std::string& isa);

@@ -167,14 +167,18 @@ using RegionKernel = void (*)(const MatmulProblem& p, int64_t t0, int64_t t1, in
                               int64_t n1);
 
 // A kernel and its register tile: rows of activations (mt) x weight rows (nt).
-// `batched` (optional) computes the same bits faster when a region has at
-// least `batched_min_t` rows (e.g. by repacking weight tiles once per call).
+// `batched` and `large` (optional) compute the same bits faster when a call
+// has at least batched_min_t / large_min_t rows (e.g. by repacking weight
+// tiles once per call, or with AMX tiles).
 struct KernelInfo {
   RegionKernel fn = nullptr;
   int mt = 1, nt = 1;
   RegionKernel batched = nullptr;
   int batched_nt = 1;
   int batched_min_t = 1 << 30;
+  RegionKernel large = nullptr;
+  int large_nt = 1;
+  int large_min_t = 1 << 30;
 };
 
 // Kernels per ISA; fn == nullptr where an ISA has no kernel for a type (the
@@ -182,6 +186,7 @@ struct KernelInfo {
 KernelInfo portable_kernel(DType type);
 KernelInfo avx2_kernel(DType type);
 KernelInfo avx512_kernel(DType type);
+KernelInfo amx_kernel(DType type);
 
 // Calls micro<MT', NT'>(p, t, n) over the region in register tiles of MT x NT,
 // with smaller instantiations at the edges. All instantiations of a micro

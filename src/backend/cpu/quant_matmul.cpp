@@ -2,6 +2,11 @@
 // activation rows once per call, and spreads register-tiled regions over the
 // threads. Work splitting never changes results: every kernel computes each
 // output element with the same operation sequence wherever it falls.
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -18,8 +23,22 @@ namespace {
 
 using namespace detail;
 
-enum class Isa : int { kPortable = 0, kAvx2 = 1, kAvx512Vnni = 2 };
-constexpr const char* kIsaNames[] = {"portable", "avx2", "avx512-vnni"};
+enum class Isa : int { kPortable = 0, kAvx2 = 1, kAvx512Vnni = 2, kAmx = 3 };
+constexpr const char* kIsaNames[] = {"portable", "avx2", "avx512-vnni", "amx"};
+constexpr int kIsaCount = 4;
+
+// AMX-INT8 needs the CPU feature, the OS saving tile state (XCR0 bits 17-18)
+// and, on Linux, a per-process permission to use it.
+__attribute__((target("xsave"))) bool amx_available() {
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  const bool tile = (d >> 24) & 1, int8 = (d >> 25) & 1;
+  if (!tile || !int8) return false;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !((c >> 27) & 1)) return false;  // OSXSAVE
+  if (((_xgetbv(0) >> 17) & 3) != 3) return false;
+  constexpr long kReqXcompPerm = 0x1023, kXtileData = 18;
+  return syscall(SYS_arch_prctl, kReqXcompPerm, kXtileData) == 0;
+}
 
 bool cpu_supports(Isa isa) {
   switch (isa) {
@@ -32,12 +51,16 @@ bool cpu_supports(Isa isa) {
       return cpu_supports(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
              __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+    case Isa::kAmx: {
+      static const bool ok = cpu_supports(Isa::kAvx512Vnni) && amx_available();
+      return ok;
+    }
   }
   return false;
 }
 
 int isa_from_name(const std::string& name) {
-  for (int i = 0; i < 3; ++i)
+  for (int i = 0; i < kIsaCount; ++i)
     if (name == kIsaNames[i]) return i;
   return -1;
 }
@@ -47,7 +70,7 @@ Isa initial_isa() {
     const int i = isa_from_name(env);
     if (i >= 0 && cpu_supports(Isa(i))) return Isa(i);
   }
-  for (Isa isa : {Isa::kAvx512Vnni, Isa::kAvx2})
+  for (Isa isa : {Isa::kAmx, Isa::kAvx512Vnni, Isa::kAvx2})
     if (cpu_supports(isa)) return isa;
   return Isa::kPortable;
 }
@@ -66,7 +89,8 @@ Isa current_isa() {
 // The best kernel at or below `isa` for this type.
 KernelInfo kernel_for(Isa isa, DType type) {
   KernelInfo k;
-  if (isa == Isa::kAvx512Vnni) k = avx512_kernel(type);
+  if (isa == Isa::kAmx) k = amx_kernel(type);
+  if (!k.fn && isa >= Isa::kAvx512Vnni) k = avx512_kernel(type);
   if (!k.fn && isa >= Isa::kAvx2) k = avx2_kernel(type);
   if (!k.fn) k = portable_kernel(type);
   return k;
@@ -132,11 +156,18 @@ void matmul(const float* x, int64_t T, int64_t x_stride, const Tensor& w, float*
 
   // Split over weight-row tiles; add splits over T only when there are too
   // few row tiles to keep every thread busy.
-  const bool use_batched = kernel.batched && T >= kernel.batched_min_t;
-  const RegionKernel fn = use_batched ? kernel.batched : kernel.fn;
-  const int64_t nt = use_batched ? kernel.batched_nt : kernel.nt;
+  RegionKernel fn = kernel.fn;
+  int64_t nt = kernel.nt, mt = kernel.mt;
   // Batched kernels repack weights per region: keep their T chunks long.
-  const int64_t mt = use_batched ? std::max<int64_t>(kernel.batched_min_t, 64) : kernel.mt;
+  if (kernel.large && T >= kernel.large_min_t) {
+    fn = kernel.large;
+    nt = kernel.large_nt;
+    mt = std::max<int64_t>(kernel.large_min_t, 64);
+  } else if (kernel.batched && T >= kernel.batched_min_t) {
+    fn = kernel.batched;
+    nt = kernel.batched_nt;
+    mt = std::max<int64_t>(kernel.batched_min_t, 64);
+  }
   const int threads = num_threads();
   const int64_t n_tiles = (N + nt - 1) / nt;
   const int64_t target = int64_t(threads) * 4;
@@ -169,7 +200,7 @@ bool set_kernel_isa(const std::string& isa) {
 
 std::vector<std::string> supported_kernel_isas() {
   std::vector<std::string> out;
-  for (int i = 0; i < 3; ++i)
+  for (int i = 0; i < kIsaCount; ++i)
     if (cpu_supports(Isa(i))) out.push_back(kIsaNames[i]);
   return out;
 }
