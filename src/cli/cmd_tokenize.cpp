@@ -40,7 +40,7 @@ struct Options {
 };
 
 int run(const Options& o) {
-  const Tokenizer tok = load_tokenizer(*WeightSource::open(o.model));
+  const Tokenizer tok = load_tokenizer(o.model);
   auto encode = [&](const std::string& text) {
     std::cout << nlohmann::json(tok.encode(text, !o.no_special, o.parse_special)).dump() << '\n';
   };

@@ -8,5 +8,8 @@
 namespace tessera {
 
 tokenizer::Tokenizer load_tokenizer(const WeightSource& source);
+// Without loading weights: `model` as WeightSource::resolve reads it (a short
+// name, a .gguf file, or a folder that needs only the tokenizer files).
+tokenizer::Tokenizer load_tokenizer(const std::string& model);
 
 }  // namespace tessera
