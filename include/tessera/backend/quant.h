@@ -1,30 +1,45 @@
 // CPU weight formats: reference dequantizers and the matmul the model uses.
 // Weights stay in their file format (GGUF blocks); activations are float.
 //
-// How the matmul computes. Float weights (F32/F16/BF16) use float dot
-// products with FMA. Quantized weights use integer dot products against
-// 8-bit activations: each activation row is quantized once per call,
+// Precision modes (set_activation_precision, env TESSERA_CPU_ACTIVATIONS).
+//
+// kFloat (default): activations stay float32. Weights are repacked once per
+// weight (prepare_weight) into groups of 16 rows interleaved along K, still
+// quantized (same bytes, rearranged); the kernels unpack 16 rows' weights at
+// a time into float registers and FMA them against broadcast activations,
+// applying the block scales (and mins) once per 32 values. Order of float
+// operations per output element: src/backend/cpu/f32act_internal.h.
+// Measured effect on SmolLM2-135M-Instruct Q4_1 against transformers
+// (float32, same dequantized weights): last-position logits relative L2
+// error ~2.6e-6 (float rounding only), greedy continuations identical;
+// per matmul, relative error vs a float64 reference <= 1e-5 on every type.
+//
+// kInt8 (opt-in fast prompt mode): quantized weights use integer dot
+// products against 8-bit activations: each activation row is quantized once
+// per call,
 //   - for Q4_0/Q4_1/Q8_0 weights in blocks of 32 (int8 values, float scale
 //     amax/127, round to nearest even), matching the weight's 32-blocks;
 //   - for Q4_K/Q5_K/Q6_K weights in super-blocks of 256 with one float scale
 //     and int sums per 16 values (the weight mins and the Q6_K offset of 32
 //     are applied through those sums).
 // Integer products are exact; scales are applied in float once per block
-// (32) or super-block (256).
+// (32) or super-block (256). Float weights (F32/F16/BF16) use float dot
+// products with FMA in this mode too.
 //
-// Reduction order. Integer dot products are exact, so only the float steps
-// matter, and they follow one canonical order per output element on every
-// ISA (documented in src/backend/cpu/quant_internal.h): quantized weights
-// take one FMA per block (32) or super-block (256), in order along the row;
-// float weights use 16 lanes (k mod 16) and a fixed summation tree. So
+// Reduction order. Both modes fix one canonical order of float operations
+// per output element and run it on every ISA (kInt8: documented in
+// src/backend/cpu/quant_internal.h; kFloat: in f32act_internal.h). So
 // out[t, n] is bit-identical whether the row is computed alone (decode) or
 // in a batch of 512 (batch invariance), whatever the thread count, and also
 // across the portable, AVX2 and AVX-512 kernels.
 //
-// Effect of 8-bit activations, measured by tests/python/
-// test_dequant_activation_error.py on SmolLM2-135M-Instruct Q4_1 (numpy
-// forward pass of the real model, float vs tessera's activation rounding in
-// every matmul, 30 positions of English text):
+// Effect of 8-bit activations (kInt8). End to end on SmolLM2-135M-Instruct
+// Q4_1 against transformers: last-position logits relative L2 error 8e-2
+// and 14 greedy divergences in 10 x 64 tokens (kFloat: 2.6e-6, none), which
+// is why kFloat is the default. Per projection, measured by
+// tests/python/test_dequant_activation_error.py (numpy forward pass of the
+// real model, float vs the 8-bit activation rounding in every matmul, 30
+// positions of English text):
 //   - relative error ||y_q8 - y_f32|| / ||y_f32|| of each projection on the
 //     real hidden states: mean 0.6-1.1% (q/k/v 1.1%, o 0.6%, gate/up 0.75%,
 //     down 0.75%, head 0.9%), worst 3.1% (a q/k/v input); on real weight
@@ -49,17 +64,36 @@ void dequantize_row(DType type, const void* src, float* dst, int64_t n);
 
 // out[t, n] = sum_k x[t, k] * w[n, k] for a weight w of shape [N, K] in any
 // supported dtype. x is float [T, K] with row stride x_stride (elements), out
-// is float [T, N] with row stride out_stride. Quantized weights use 8-bit
-// quantized activations for the dot products. Each out element depends only
+// is float [T, N] with row stride out_stride. Activations enter as float
+// or as 8-bit values per activation_precision(). Each out element depends only
 // on its own x row and w row, never on T or on other rows (batch invariance).
 // Threads over N (and T for large T) with parallel_for.
 void matmul(const float* x, int64_t T, int64_t x_stride, const Tensor& w, float* out,
             int64_t out_stride);
 
-// The activation row x[0..K) as matmul sees it for weights of `weight_type`:
-// quantized to 8 bits and back for quantized weights, unchanged for float
-// weights. Lets tests build an exact float reference; identical on all ISAs.
+// The activation row x[0..K) as matmul sees it in ActivationPrecision::kInt8
+// for weights of `weight_type`: quantized to 8 bits and back for quantized
+// weights, unchanged for float weights. Lets tests build an exact float
+// reference; identical on all ISAs.
 void activation_roundtrip(DType weight_type, const float* x, float* out, int64_t K);
+
+enum class ActivationPrecision {
+  kFloat,  // float32 activations, weights dequantized in registers (default)
+  kInt8,   // 8-bit activations, integer dot products (faster prompts, ~1e-1 logit error)
+};
+// Process-wide; the first call reads TESSERA_CPU_ACTIVATIONS=f32|int8.
+ActivationPrecision activation_precision();
+void set_activation_precision(ActivationPrecision p);
+
+// A weight for matmul in ActivationPrecision::kFloat: a Tensor over the same
+// bytes (same data(), dtype and shape) whose owner also holds the weight
+// repacked for the float kernels, made on the first matmul that uses it
+// (same size as the weight). The bytes must not change afterwards. Returns w
+// itself for tensors matmul cannot use (not 2-D, not contiguous, other
+// dtypes). Unprepared weights give the same results, repacked on every call
+// (much slower for decode). The CPU backend's load_weight calls this.
+Tensor prepare_weight(const Tensor& w);
+bool is_prepared(const Tensor& w);
 
 // Which kernel family matmul uses on this CPU: "avx512-vnni", "avx2", "portable".
 // Chosen at first use from the CPU (cpuid), or from the environment variable

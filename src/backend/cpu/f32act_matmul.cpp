@@ -1,0 +1,223 @@
+// The float-activation matmul (default CPU precision): the precision
+// switch, prepared (repacked) weights, and the dispatch that spreads packed
+// 16-row groups and token ranges over the threads. Work splitting never
+// changes results: each output element runs the canonical operation order
+// of f32act_internal.h wherever it falls.
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "f32act_internal.h"
+#include "quant_internal.h"
+#include "tessera/backend/quant.h"
+#include "tessera/core/error.h"
+#include "tessera/core/parallel.h"
+
+namespace tessera::cpu {
+namespace {
+
+using namespace detail::f32act;
+
+// ---- precision switch ----
+
+ActivationPrecision initial_precision() {
+  if (const char* env = std::getenv("TESSERA_CPU_ACTIVATIONS"); env && *env) {
+    const std::string v = env;
+    if (v == "int8") return ActivationPrecision::kInt8;
+  }
+  return ActivationPrecision::kFloat;
+}
+
+std::atomic<int> g_precision{-1};
+
+// ---- prepared weights ----
+
+uint8_t* alloc_aligned(size_t bytes) {
+  void* p = std::aligned_alloc(64, std::max<size_t>(64, (bytes + 63) / 64 * 64));
+  if (!p)
+    fail(ErrorKind::kResourceExhausted, "out of host memory packing a weight ({} bytes)", bytes);
+  return static_cast<uint8_t*>(p);
+}
+
+// Owner of a prepared weight Tensor: keeps the source bytes alive and holds
+// the packed copy, made on first use (so weights never multiplied, like an
+// untied embedding table, cost no memory).
+struct PreparedWeight {
+  std::shared_ptr<void> source_owner;
+  const void* data = nullptr;
+  DType type = DType::kF32;
+  int64_t N = 0, K = 0;
+  Layout L;
+  std::once_flag once;
+  uint8_t* packed = nullptr;
+
+  ~PreparedWeight() { std::free(packed); }
+
+  const uint8_t* groups() {
+    std::call_once(once, [this] {
+      const int64_t G = (N + kGroupRows - 1) / kGroupRows;
+      uint8_t* buf = alloc_aligned(L.group_bytes * size_t(G));
+      const auto* w = static_cast<const uint8_t*>(data);
+      const size_t stride = row_bytes(type, K);
+      parallel_for(G, 8, [&](int64_t g0, int64_t g1) {
+        for (int64_t g = g0; g < g1; ++g) pack_group(L, w, stride, N, g, buf + g * L.group_bytes);
+      });
+      packed = buf;
+    });
+    return packed;
+  }
+};
+
+// The deleter's type marks a Tensor owner as a PreparedWeight
+// (std::get_deleter), so no registry is needed.
+struct PreparedDeleter {
+  void operator()(void* p) const { delete static_cast<PreparedWeight*>(p); }
+};
+
+PreparedWeight* prepared_of(const Tensor& w) {
+  if (!w.owner() || !std::get_deleter<PreparedDeleter>(w.owner())) return nullptr;
+  auto* pw = static_cast<PreparedWeight*>(w.owner().get());
+  // A row slice or a reshaped view of a prepared tensor is not the packed
+  // matrix: those are packed per call like any other weight.
+  if (pw->data != w.data() || pw->type != w.dtype() || w.ndim() != 2 || pw->N != w.dim(0) ||
+      pw->K != w.dim(1) || !w.contiguous())
+    return nullptr;
+  return pw;
+}
+
+uint8_t* pack_scratch(size_t bytes) {
+  thread_local std::vector<uint8_t> buf;
+  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
+  return reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) &
+                                    ~uintptr_t(63));
+}
+
+std::vector<float>& sx_buffer() {
+  static thread_local std::vector<float> buf;
+  return buf;
+}
+
+}  // namespace
+
+ActivationPrecision activation_precision() {
+  int v = g_precision.load(std::memory_order_relaxed);
+  if (v < 0) {
+    v = int(initial_precision());
+    g_precision.store(v, std::memory_order_relaxed);
+  }
+  return ActivationPrecision(v);
+}
+
+void set_activation_precision(ActivationPrecision p) {
+  g_precision.store(int(p), std::memory_order_relaxed);
+}
+
+Tensor prepare_weight(const Tensor& w) {
+  if (w.device() != Device::kCPU || w.ndim() != 2 || !w.contiguous() || w.numel() == 0 ||
+      prepared_of(w))
+    return w;
+  const Layout L = layout_for(w.dtype(), w.dim(1));
+  if (L.unit_k == 0) return w;
+  auto pw = std::make_unique<PreparedWeight>();
+  pw->source_owner = w.owner();
+  pw->data = w.data();
+  pw->type = w.dtype();
+  pw->N = w.dim(0);
+  pw->K = w.dim(1);
+  pw->L = L;
+  std::shared_ptr<void> owner(pw.get(), PreparedDeleter{});
+  pw.release();
+  void* data =
+      owner.get() ? const_cast<void*>(static_cast<PreparedWeight*>(owner.get())->data) : nullptr;
+  return Tensor(data, w.dtype(), w.shape(), Device::kCPU, std::move(owner));
+}
+
+bool is_prepared(const Tensor& w) { return prepared_of(w) != nullptr; }
+
+namespace detail {
+
+// isa: 0 portable, 1 AVX2, 2 AVX-512 (the dispatcher's choice).
+void matmul_f32act(int isa, const float* x, int64_t T, int64_t x_stride, const Tensor& w,
+                   float* out, int64_t out_stride) {
+  const DType type = w.dtype();
+  const int64_t N = w.dim(0), K = w.dim(1);
+  const Layout L = layout_for(type, K);
+  if (L.unit_k == 0)
+    fail(ErrorKind::kUnsupported, "cpu matmul: no float-activation kernel for weight {}",
+         w.describe());
+  f32act::RegionKernel fn = nullptr;
+  if (isa >= 2) fn = avx512_region(type);
+  if (!fn && isa >= 1) fn = avx2_region(type);
+  if (!fn) fn = portable_region(type);
+
+  f32act::Problem p;
+  p.L = L;
+  p.N = N;
+  p.x = x;
+  p.x_stride = x_stride;
+  p.out = out;
+  p.out_stride = out_stride;
+  if (needs_block_sums(type)) {
+    const int64_t nb = K / 32;
+    std::vector<float>& sx = sx_buffer();
+    sx.resize(size_t(T * nb));
+    parallel_for(T, 32, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) block_sums(x + t * x_stride, K, sx.data() + t * nb);
+    });
+    p.sx = sx.data();
+    p.sx_stride = nb;
+  }
+
+  const int64_t G = (N + kGroupRows - 1) / kGroupRows;
+  PreparedWeight* pw = prepared_of(w);
+  const uint8_t* packed = pw ? pw->groups() : nullptr;
+  const auto* wbytes = static_cast<const uint8_t*>(w.data());
+  const size_t w_stride = w.row_stride();
+  // Unprepared weights: each group is packed into scratch right before use.
+  auto region = [&](int64_t g0, int64_t g1, int64_t t0, int64_t t1) {
+    if (packed) {
+      f32act::Problem q = p;
+      q.groups = packed;
+      fn(q, g0, g1, t0, t1);
+      return;
+    }
+    uint8_t* buf = pack_scratch(L.group_bytes);
+    for (int64_t g = g0; g < g1; ++g) {
+      pack_group(L, wbytes, w_stride, N, g, buf);
+      f32act::Problem q = p;
+      q.groups = buf;
+      q.g_base = g;
+      fn(q, g, g + 1, t0, t1);
+    }
+  };
+
+  // Split over groups; add splits over T only when there are too few groups
+  // to keep every thread busy.
+  const int threads = num_threads();
+  constexpr int64_t kTokenTile = 8;
+  int64_t t_chunk = T;
+  if (G < int64_t(threads) * 4 && T > kTokenTile) {
+    const int64_t t_splits =
+        std::min<int64_t>((T + kTokenTile - 1) / kTokenTile, (int64_t(threads) * 4 + G - 1) / G);
+    t_chunk = ((T + t_splits - 1) / t_splits + kTokenTile - 1) / kTokenTile * kTokenTile;
+  }
+  if (t_chunk >= T) {
+    parallel_for(G, 1, [&](int64_t g0, int64_t g1) { region(g0, g1, 0, T); });
+    return;
+  }
+  const int64_t t_items = (T + t_chunk - 1) / t_chunk;
+  parallel_for(G * t_items, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t g = i / t_items, t0 = (i % t_items) * t_chunk;
+      region(g, g + 1, t0, std::min(T, t0 + t_chunk));
+    }
+  });
+}
+
+}  // namespace detail
+}  // namespace tessera::cpu
