@@ -22,10 +22,9 @@ struct FloatW {
   }
   static constexpr size_t kStep = kGroupRows * (kType == DType::kF32 ? 4 : 2);
 
-  template <int MT, int NG>
+  template <int MT, int NG, class X, class Out>
   [[gnu::always_inline]] static void unit(const Layout& L, const uint8_t* const* gp, int64_t u,
-                                          const float* const* xr, const float* const*,
-                                          __m512 (*out)[NG]) {
+                                          const X& x, Out& out) {
     const int64_t k0 = u * 32;
     const int64_t kn = std::min<int64_t>(32, L.K - k0);
     __m512 acc[MT][NG];
@@ -35,7 +34,7 @@ struct FloatW {
       __m512 w[NG];
       for (int j = 0; j < NG; ++j) w[j] = load_w(gp[j] + L.sec[0] + (k0 + kk) * kStep);
       for (int i = 0; i < MT; ++i) {
-        const __m512 xv = bcast(xr[i] + k0 + kk);
+        const __m512 xv = bcast(x.x(i, k0 + kk));
         for (int j = 0; j < NG; ++j) acc[i][j] = _mm512_fmadd_ps(w[j], xv, acc[i][j]);
       }
     };
@@ -46,7 +45,7 @@ struct FloatW {
       for (int64_t kk = 0; kk < kn; ++kk) step(kk);
     }
     for (int i = 0; i < MT; ++i)
-      for (int j = 0; j < NG; ++j) out[i][j] = _mm512_add_ps(out[i][j], acc[i][j]);
+      for (int j = 0; j < NG; ++j) out.add(i, j, acc[i][j]);
   }
 };
 
@@ -54,10 +53,9 @@ template <DType kType>
 struct Q4 {
   static constexpr bool kMins = kType == DType::kQ4_1;
 
-  template <int MT, int NG>
+  template <int MT, int NG, class X, class Out>
   [[gnu::always_inline]] static void unit(const Layout& L, const uint8_t* const* gp, int64_t u,
-                                          const float* const* xr, const float* const* sxr,
-                                          __m512 (*out)[NG]) {
+                                          const X& x, Out& out) {
     const __m512 table =
         kMins ? _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
               : _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
@@ -76,27 +74,26 @@ struct Q4 {
         for (int j = 0; j < NG; ++j)
           w[j] = _mm512_permutexvar_ps(s ? _mm512_srli_epi32(v[j], 4 * s) : v[j], table);
         for (int i = 0; i < MT; ++i) {
-          const __m512 xv = bcast(xr[i] + k0 + 8 * c + s);
+          const __m512 xv = bcast(x.x(i, k0 + 8 * c + s));
           for (int j = 0; j < NG; ++j) acc[i][j] = _mm512_fmadd_ps(w[j], xv, acc[i][j]);
         }
       });
     });
     for (int j = 0; j < NG; ++j) {
       const __m512 d = load_f16x16(gp[j] + L.sec[0] + u * 32);
-      for (int i = 0; i < MT; ++i) out[i][j] = _mm512_fmadd_ps(d, acc[i][j], out[i][j]);
+      for (int i = 0; i < MT; ++i) out.fma(i, j, d, acc[i][j]);
       if constexpr (kMins) {
         const __m512 m = load_f16x16(gp[j] + L.sec[1] + u * 32);
-        for (int i = 0; i < MT; ++i) out[i][j] = _mm512_fmadd_ps(m, bcast(sxr[i] + u), out[i][j]);
+        for (int i = 0; i < MT; ++i) out.fma(i, j, m, bcast(x.sx(i, u)));
       }
     }
   }
 };
 
 struct Q8 {
-  template <int MT, int NG>
+  template <int MT, int NG, class X, class Out>
   [[gnu::always_inline]] static void unit(const Layout& L, const uint8_t* const* gp, int64_t u,
-                                          const float* const* xr, const float* const*,
-                                          __m512 (*out)[NG]) {
+                                          const X& x, Out& out) {
     const int64_t k0 = u * 32;
     __m512 acc[MT][NG];
     for (int i = 0; i < MT; ++i)
@@ -108,13 +105,13 @@ struct Q8 {
         w[j] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(
             reinterpret_cast<const __m128i*>(gp[j] + L.sec[1] + (k0 + k) * kGroupRows))));
       for (int i = 0; i < MT; ++i) {
-        const __m512 xv = bcast(xr[i] + k0 + k);
+        const __m512 xv = bcast(x.x(i, k0 + k));
         for (int j = 0; j < NG; ++j) acc[i][j] = _mm512_fmadd_ps(w[j], xv, acc[i][j]);
       }
     }
     for (int j = 0; j < NG; ++j) {
       const __m512 d = load_f16x16(gp[j] + L.sec[0] + u * 32);
-      for (int i = 0; i < MT; ++i) out[i][j] = _mm512_fmadd_ps(d, acc[i][j], out[i][j]);
+      for (int i = 0; i < MT; ++i) out.fma(i, j, d, acc[i][j]);
     }
   }
 };

@@ -36,10 +36,9 @@ struct Q45K {
     }
   }
 
-  template <int MT, int NG>
+  template <int MT, int NG, class X, class Out>
   [[gnu::always_inline]] static void unit(const Layout& L, const uint8_t* const* gp, int64_t u,
-                                          const float* const* xr, const float* const* sxr,
-                                          __m512 (*out)[NG]) {
+                                          const X& x, Out& out) {
     const __m512 t_lo = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512 t_hi =
         _mm512_setr_ps(16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31);
@@ -72,7 +71,7 @@ struct Q45K {
             }
           }
           for (int i = 0; i < MT; ++i) {
-            const __m512 xv = bcast(xr[i] + k0 + 32 * jb + 8 * c + s);
+            const __m512 xv = bcast(x.x(i, k0 + 32 * jb + 8 * c + s));
             for (int j = 0; j < NG; ++j) acc[i][j] = _mm512_fmadd_ps(w[j], xv, acc[i][j]);
           }
         });
@@ -86,8 +85,8 @@ struct Q45K {
         const __m512 b =
             _mm512_mul_ps(load_f16x16(gp[j] + L.sec[1] + u * 32), _mm512_cvtepi32_ps(m));
         for (int i = 0; i < MT; ++i) {
-          out[i][j] = _mm512_fmadd_ps(a, acc[i][j], out[i][j]);
-          out[i][j] = _mm512_fnmadd_ps(b, bcast(sxr[i] + u * 8 + jb), out[i][j]);
+          out.fma(i, j, a, acc[i][j]);
+          out.fnma(i, j, b, bcast(x.sx(i, u * 8 + jb)));
         }
       }
     });
@@ -95,10 +94,9 @@ struct Q45K {
 };
 
 struct Q6K {
-  template <int MT, int NG>
+  template <int MT, int NG, class X, class Out>
   [[gnu::always_inline]] static void unit(const Layout& L, const uint8_t* const* gp, int64_t u,
-                                          const float* const* xr, const float* const*,
-                                          __m512 (*out)[NG]) {
+                                          const X& x, Out& out) {
     const __m512i top2 = _mm512_set1_epi32(int(0xC0000000u));
     const int64_t k0 = u * 256;
     __m512 d[NG];
@@ -125,7 +123,7 @@ struct Q6K {
             w[j] = _mm512_cvtepi32_ps(_mm512_srai_epi32(q, 26));
           }
           for (int i = 0; i < MT; ++i) {
-            const __m512 xv = bcast(xr[i] + k0 + 16 * jb + e);
+            const __m512 xv = bcast(x.x(i, k0 + 16 * jb + e));
             for (int j = 0; j < NG; ++j) acc[i][j] = _mm512_fmadd_ps(w[j], xv, acc[i][j]);
           }
         });
@@ -134,7 +132,7 @@ struct Q6K {
         const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128(
             reinterpret_cast<const __m128i*>(gp[j] + L.sec[1] + (u * 16 + jb) * 16)));
         const __m512 a = _mm512_mul_ps(d[j], _mm512_cvtepi32_ps(sc));
-        for (int i = 0; i < MT; ++i) out[i][j] = _mm512_fmadd_ps(a, acc[i][j], out[i][j]);
+        for (int i = 0; i < MT; ++i) out.fma(i, j, a, acc[i][j]);
       }
     });
   }

@@ -199,7 +199,7 @@ void matmul_f32act(int isa, const float* x, int64_t T, int64_t x_stride, const T
   // Split over groups; add splits over T only when there are too few groups
   // to keep every thread busy.
   const int threads = num_threads();
-  constexpr int64_t kTokenTile = 8;
+  constexpr int64_t kTokenTile = 16;
   int64_t t_chunk = T;
   if (G < int64_t(threads) * 4 && T > kTokenTile) {
     const int64_t t_splits =
