@@ -298,8 +298,8 @@ struct Kernel {
   }
 
   // One group against a token tile, one half at a time.
-  template <int MT>
-  static void tile(const Problem& p, int64_t g, TileX<MT> x, int64_t t, int mt) {
+  template <int MT, int S>
+  static void tile(const Problem& p, int64_t g, TileX<MT, S> x, int64_t t, int mt) {
     for (int h = 0; h < 2; ++h) {
       alignas(32) float buf[MT * 8];
       for (int i = 0; i < MT; ++i) _mm256_store_ps(buf + 8 * i, _mm256_setzero_ps());
@@ -329,36 +329,83 @@ struct Kernel {
     }
   }
 
+  static constexpr int kTile = 8;
   static void region(const Problem& p, int64_t g0, int64_t g1, int64_t t0, int64_t t1) {
-    drive_region<Kernel, 8, 1, 2>(p, g0, g1, t0, t1);
+    drive_region<Kernel, kTile, 1, 2>(p, g0, g1, t0, t1);
   }
+  static Kernels kernels() { return {region, kTile, block_sums_avx2, fill_tile_avx2}; }
 };
 
 }  // namespace
 
-RegionKernel avx2_region(DType type) {
+Kernels avx2_kernels(DType type) {
   switch (type) {
     case DType::kF32:
-      return Kernel<FloatW<DType::kF32>>::region;
+      return Kernel<FloatW<DType::kF32>>::kernels();
     case DType::kF16:
-      return Kernel<FloatW<DType::kF16>>::region;
+      return Kernel<FloatW<DType::kF16>>::kernels();
     case DType::kBF16:
-      return Kernel<FloatW<DType::kBF16>>::region;
+      return Kernel<FloatW<DType::kBF16>>::kernels();
     case DType::kQ4_0:
-      return Kernel<Q4<DType::kQ4_0>>::region;
+      return Kernel<Q4<DType::kQ4_0>>::kernels();
     case DType::kQ4_1:
-      return Kernel<Q4<DType::kQ4_1>>::region;
+      return Kernel<Q4<DType::kQ4_1>>::kernels();
     case DType::kQ8_0:
-      return Kernel<Q8>::region;
+      return Kernel<Q8>::kernels();
     case DType::kQ4_K:
-      return Kernel<Q45K<DType::kQ4_K>>::region;
+      return Kernel<Q45K<DType::kQ4_K>>::kernels();
     case DType::kQ5_K:
-      return Kernel<Q45K<DType::kQ5_K>>::region;
+      return Kernel<Q45K<DType::kQ5_K>>::kernels();
     case DType::kQ6_K:
-      return Kernel<Q6K>::region;
+      return Kernel<Q6K>::kernels();
     default:
-      return nullptr;
+      return {};
   }
+}
+
+// The canonical block sums (f32act_internal.h): s[l] = x[l] + x[l + 16] in
+// two ymm, then the same pairwise tree.
+void block_sums_avx2(const float* x, int64_t K, float* sx) {
+  for (int64_t b = 0; b < K / 32; ++b) {
+    const float* p = x + 32 * b;
+    const __m256 s0 = _mm256_add_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 16));      // s[0..7]
+    const __m256 s1 = _mm256_add_ps(_mm256_loadu_ps(p + 8), _mm256_loadu_ps(p + 24));  // s[8..15]
+    const __m256 s8 = _mm256_add_ps(s0, s1);
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));  // [s4[0]+s4[2], s4[1]+s4[3]]
+    sx[b] = _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+  }
+}
+
+// fill_tile with one 8-lane gather per k and 8 tokens (full tiles; the
+// last, partial one takes the scalar path). The block sums then come from
+// the tile, 8 tokens per vector: lane i runs token i's canonical tree.
+void fill_tile_avx2(const float* x, int64_t x_stride, int64_t t, int mt, int64_t K, int S,
+                    bool sums, float* dst) {
+  if (mt != S || S % 8 != 0 || x_stride > (int64_t(1) << 27)) {
+    fill_tile(x, x_stride, t, mt, K, S, sums, dst);
+    return;
+  }
+  const __m256i rows = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                          _mm256_set1_epi32(int(x_stride)));
+  for (int h = 0; h < S; h += 8) {
+    const float* base = x + (t + h) * x_stride;
+    for (int64_t k = 0; k < K; ++k)
+      _mm256_storeu_ps(dst + k * S + h, _mm256_i32gather_ps(base + k, rows, 4));
+  }
+  if (!sums) return;
+  float* sxt = dst + K * S;
+  for (int h = 0; h < S; h += 8)
+    for (int64_t b = 0; b < K / 32; ++b) {
+      const float* xb = dst + 32 * b * S + h;
+      __m256 s[16];
+      for (int l = 0; l < 16; ++l)
+        s[l] = _mm256_add_ps(_mm256_loadu_ps(xb + l * S), _mm256_loadu_ps(xb + (l + 16) * S));
+      for (int l = 0; l < 8; ++l) s[l] = _mm256_add_ps(s[l], s[l + 8]);
+      for (int l = 0; l < 4; ++l) s[l] = _mm256_add_ps(s[l], s[l + 4]);
+      const __m256 s2a = _mm256_add_ps(s[0], s[2]), s2b = _mm256_add_ps(s[1], s[3]);
+      _mm256_storeu_ps(sxt + b * S + h, _mm256_add_ps(s2a, s2b));
+    }
 }
 
 }  // namespace tessera::cpu::detail::f32act

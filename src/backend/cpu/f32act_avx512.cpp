@@ -121,23 +121,23 @@ struct Q8 {
 
 namespace tessera::cpu::detail::f32act {
 
-RegionKernel avx512_region(DType type) {
+Kernels avx512_kernels(DType type) {
   using namespace avx512;
   switch (type) {
     case DType::kF32:
-      return Kernel<FloatW<DType::kF32>>::region;
+      return Kernel<FloatW<DType::kF32>>::kernels();
     case DType::kF16:
-      return Kernel<FloatW<DType::kF16>>::region;
+      return Kernel<FloatW<DType::kF16>>::kernels();
     case DType::kBF16:
-      return Kernel<FloatW<DType::kBF16>>::region;
+      return Kernel<FloatW<DType::kBF16>>::kernels();
     case DType::kQ4_0:
-      return Kernel<Q4<DType::kQ4_0>>::region;
+      return Kernel<Q4<DType::kQ4_0>>::kernels();
     case DType::kQ4_1:
-      return Kernel<Q4<DType::kQ4_1>>::region;
+      return Kernel<Q4<DType::kQ4_1>>::kernels();
     case DType::kQ8_0:
-      return Kernel<Q8>::region;
+      return Kernel<Q8>::kernels();
     default:
-      return kquant_region(type);
+      return kquant_kernels(type);
   }
 }
 

@@ -77,8 +77,8 @@ struct Kernel {
     }
   }
 
-  template <int MT>
-  static void tile(const Problem& p, int64_t g, TileX<MT> x, int64_t t, int mt) {
+  template <int MT, int S>
+  static void tile(const Problem& p, int64_t g, TileX<MT, S> x, int64_t t, int mt) {
     alignas(64) float buf[MT * 16];
     for (int i = 0; i < MT; ++i) _mm512_store_ps(buf + 16 * i, _mm512_setzero_ps());
     MemOut out{buf};
@@ -90,11 +90,13 @@ struct Kernel {
                             _mm512_load_ps(buf + 16 * i));
   }
 
+  static constexpr int kTile = 16;
   static void region(const Problem& p, int64_t g0, int64_t g1, int64_t t0, int64_t t1) {
-    drive_region<Kernel, 16, 2, 4>(p, g0, g1, t0, t1);
+    drive_region<Kernel, kTile, 2, 4>(p, g0, g1, t0, t1);
   }
+  static Kernels kernels() { return {region, kTile, block_sums_avx2, fill_tile_avx2}; }
 };
 
-RegionKernel kquant_region(DType type);
+Kernels kquant_kernels(DType type);
 
 }  // namespace tessera::cpu::detail::f32act::avx512

@@ -81,6 +81,15 @@ inline bool needs_block_sums(DType t) {
 // sx[b] for b < K / 32 (canonical order above).
 void block_sums(const float* x, int64_t K, float* sx);
 
+// Token tiles for prompt-sized calls: tokens [tile * S, tile * S + S) copied
+// k-major, xt[k * S + i] (zeros past the last token), then their block sums
+// sxt[b * S + i]; S = the kernel family's tile size. Filled once per call so
+// every thread's broadcasts come from one base pointer.
+size_t tile_floats(int64_t K, int S);
+// sums: also write sxt (types that need block sums).
+void fill_tile(const float* x, int64_t x_stride, int64_t t, int mt, int64_t K, int S, bool sums,
+               float* dst);
+
 // One matmul over a packed weight. Group g's bytes are at
 // groups + (g - g_base) * L.group_bytes.
 struct Problem {
@@ -90,20 +99,41 @@ struct Problem {
   int64_t N = 0;
   const float* x = nullptr;
   int64_t x_stride = 0;
-  const float* sx = nullptr;  // row t at sx + t * sx_stride (when needed)
+  const float* sx = nullptr;  // row t at sx + t * sx_stride (when needed, no tiles)
   int64_t sx_stride = 0;
+  const float* tiles = nullptr;  // token tiles (when T >= kMinTileTokens)
+  int tile = 0;                  // tokens per tile (S)
+  size_t tile_stride = 0;        // floats between tiles
   float* out = nullptr;
   int64_t out_stride = 0;
   const uint8_t* group(int64_t g) const { return groups + (g - g_base) * L.group_bytes; }
+  const float* tile_at(int64_t t) const { return tiles + size_t(t / tile) * tile_stride; }
 };
 
-// Computes out[t, 16 g + r] for t in [t0, t1), groups [g0, g1), r < 16 with
-// 16 g + r < N.
-using RegionKernel = void (*)(const Problem& p, int64_t g0, int64_t g1, int64_t t0, int64_t t1);
+// Calls with fewer tokens read x directly (decode); from this many on, the
+// SIMD kernels read token tiles.
+constexpr int64_t kMinTileTokens = 4;
 
-RegionKernel portable_region(DType type);
-RegionKernel avx2_region(DType type);    // nullptr where not built
-RegionKernel avx512_region(DType type);  // nullptr where not built
+// Computes out[t, 16 g + r] for t in [t0, t1), groups [g0, g1), r < 16 with
+// 16 g + r < N. t0 is a multiple of the tile size.
+using RegionKernel = void (*)(const Problem& p, int64_t g0, int64_t g1, int64_t t0, int64_t t1);
+using BlockSumsFn = void (*)(const float* x, int64_t K, float* sx);
+using FillTileFn = void (*)(const float* x, int64_t x_stride, int64_t t, int mt, int64_t K, int S,
+                            bool sums, float* dst);
+
+// A kernel family's entry points for one weight type.
+struct Kernels {
+  RegionKernel region = nullptr;
+  int tile = 0;  // token tile size, 0: reads x directly
+  BlockSumsFn block_sums = nullptr;
+  FillTileFn fill_tile = nullptr;
+};
+Kernels portable_kernels(DType type);
+Kernels avx2_kernels(DType type);    // region == nullptr where not built
+Kernels avx512_kernels(DType type);  // region == nullptr where not built
+void block_sums_avx2(const float* x, int64_t K, float* sx);
+void fill_tile_avx2(const float* x, int64_t x_stride, int64_t t, int mt, int64_t K, int S,
+                    bool sums, float* dst);
 
 }  // namespace tessera::cpu::detail::f32act
 

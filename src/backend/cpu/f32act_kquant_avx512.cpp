@@ -140,16 +140,16 @@ struct Q6K {
 
 }  // namespace
 
-RegionKernel kquant_region(DType type) {
+Kernels kquant_kernels(DType type) {
   switch (type) {
     case DType::kQ4_K:
-      return Kernel<Q45K<DType::kQ4_K>>::region;
+      return Kernel<Q45K<DType::kQ4_K>>::kernels();
     case DType::kQ5_K:
-      return Kernel<Q45K<DType::kQ5_K>>::region;
+      return Kernel<Q45K<DType::kQ5_K>>::kernels();
     case DType::kQ6_K:
-      return Kernel<Q6K>::region;
+      return Kernel<Q6K>::kernels();
     default:
-      return nullptr;
+      return {};
   }
 }
 

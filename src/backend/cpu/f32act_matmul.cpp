@@ -97,9 +97,14 @@ uint8_t* pack_scratch(size_t bytes) {
                                     ~uintptr_t(63));
 }
 
-std::vector<float>& sx_buffer() {
-  static thread_local std::vector<float> buf;
-  return buf;
+// Per-call activation scratch (block sums, token tiles) of the calling
+// thread; the worker threads only read it.
+struct Scratch {
+  std::vector<float> sx, tiles;
+};
+Scratch& call_scratch() {
+  static thread_local Scratch s;
+  return s;
 }
 
 }  // namespace
@@ -150,10 +155,11 @@ void matmul_f32act(int isa, const float* x, int64_t T, int64_t x_stride, const T
   if (L.unit_k == 0)
     fail(ErrorKind::kUnsupported, "cpu matmul: no float-activation kernel for weight {}",
          w.describe());
-  f32act::RegionKernel fn = nullptr;
-  if (isa >= 2) fn = avx512_region(type);
-  if (!fn && isa >= 1) fn = avx2_region(type);
-  if (!fn) fn = portable_region(type);
+  Kernels kernels;
+  if (isa >= 2) kernels = avx512_kernels(type);
+  if (!kernels.region && isa >= 1) kernels = avx2_kernels(type);
+  if (!kernels.region) kernels = portable_kernels(type);
+  const f32act::RegionKernel fn = kernels.region;
 
   f32act::Problem p;
   p.L = L;
@@ -162,14 +168,31 @@ void matmul_f32act(int isa, const float* x, int64_t T, int64_t x_stride, const T
   p.x_stride = x_stride;
   p.out = out;
   p.out_stride = out_stride;
-  if (needs_block_sums(type)) {
-    const int64_t nb = K / 32;
-    std::vector<float>& sx = sx_buffer();
-    sx.resize(size_t(T * nb));
-    parallel_for(T, 32, [&](int64_t t0, int64_t t1) {
-      for (int64_t t = t0; t < t1; ++t) block_sums(x + t * x_stride, K, sx.data() + t * nb);
+  Scratch& scratch = call_scratch();
+  const bool sums = needs_block_sums(type);
+  if (kernels.tile > 0 && T >= kMinTileTokens) {
+    // Token tiles (with their block sums) for every region.
+    const int S = kernels.tile;
+    const int64_t n_tiles = (T + S - 1) / S;
+    p.tile = S;
+    p.tile_stride = tile_floats(K, S);
+    scratch.tiles.resize(size_t(n_tiles) * p.tile_stride + 16);
+    float* tiles = reinterpret_cast<float*>(
+        (reinterpret_cast<uintptr_t>(scratch.tiles.data()) + 63) & ~uintptr_t(63));
+    parallel_for(n_tiles, 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i)
+        kernels.fill_tile(x, x_stride, i * S, int(std::min<int64_t>(S, T - i * S)), K, S, sums,
+                          tiles + size_t(i) * p.tile_stride);
     });
-    p.sx = sx.data();
+    p.tiles = tiles;
+  } else if (sums) {
+    const int64_t nb = K / 32;
+    scratch.sx.resize(size_t(T * nb));
+    float* sx = scratch.sx.data();
+    parallel_for(T, 64, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) kernels.block_sums(x + t * x_stride, K, sx + t * nb);
+    });
+    p.sx = sx;
     p.sx_stride = nb;
   }
 

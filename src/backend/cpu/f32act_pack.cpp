@@ -2,6 +2,7 @@
 // float-activation kernels read (layout in f32act_internal.h). Runs once per
 // prepared weight, so it is plain scalar code.
 #include <cstring>
+#include <vector>
 
 #include "f32act_internal.h"
 #include "quant_internal.h"
@@ -166,6 +167,21 @@ void pack_group(const Layout& L, const uint8_t* w, size_t w_stride, int64_t N, i
           break;
       }
     }
+  }
+}
+
+size_t tile_floats(int64_t K, int S) { return (size_t(K) * S + size_t(K / 32) * S + 15) / 16 * 16; }
+
+void fill_tile(const float* x, int64_t x_stride, int64_t t, int mt, int64_t K, int S, bool sums,
+               float* dst) {
+  for (int64_t k = 0; k < K; ++k)
+    for (int i = 0; i < S; ++i) dst[k * S + i] = i < mt ? x[(t + i) * x_stride + k] : 0.0f;
+  if (!sums) return;
+  float* sxt = dst + K * S;
+  std::vector<float> row(size_t(K / 32));
+  for (int i = 0; i < S; ++i) {
+    if (i < mt) block_sums(x + (t + i) * x_stride, K, row.data());
+    for (int64_t b = 0; b < K / 32; ++b) sxt[b * S + i] = i < mt ? row[size_t(b)] : 0.0f;
   }
 }
 

@@ -165,7 +165,7 @@ void region_impl(const Problem& p, int64_t g0, int64_t g1, int64_t t0, int64_t t
 
 }  // namespace
 
-RegionKernel portable_region(DType type) {
+Kernels portable_kernels(DType type) {
   switch (type) {
     case DType::kF32:
     case DType::kF16:
@@ -176,9 +176,9 @@ RegionKernel portable_region(DType type) {
     case DType::kQ4_K:
     case DType::kQ5_K:
     case DType::kQ6_K:
-      return region_impl;
+      return {region_impl, 0, block_sums, fill_tile};
     default:
-      return nullptr;
+      return {};
   }
 }
 
