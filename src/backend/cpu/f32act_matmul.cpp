@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -135,10 +134,9 @@ Tensor prepare_weight(const Tensor& w) {
   pw->N = w.dim(0);
   pw->K = w.dim(1);
   pw->L = L;
-  std::shared_ptr<void> owner(pw.get(), PreparedDeleter{});
-  pw.release();
-  void* data =
-      owner.get() ? const_cast<void*>(static_cast<PreparedWeight*>(owner.get())->data) : nullptr;
+  void* data = w.data();
+  // On failure the shared_ptr constructor itself deletes through the deleter.
+  std::shared_ptr<void> owner(pw.release(), PreparedDeleter{});
   return Tensor(data, w.dtype(), w.shape(), Device::kCPU, std::move(owner));
 }
 
@@ -222,7 +220,7 @@ void matmul_f32act(int isa, const float* x, int64_t T, int64_t x_stride, const T
   // Split over groups; add splits over T only when there are too few groups
   // to keep every thread busy.
   const int threads = num_threads();
-  constexpr int64_t kTokenTile = 16;
+  constexpr int64_t kTokenTile = 16;  // a multiple of every kernel family's tile
   int64_t t_chunk = T;
   if (G < int64_t(threads) * 4 && T > kTokenTile) {
     const int64_t t_splits =
