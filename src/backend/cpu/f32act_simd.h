@@ -6,9 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <utility>
-#include <vector>
 
 #include "f32act_internal.h"
 
