@@ -8,11 +8,13 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "../../src/backend/cpu/f32act_internal.h"
 #include "tessera/backend/quant.h"
 #include "tessera/core/half.h"
 #include "tessera/core/parallel.h"
@@ -388,6 +390,31 @@ TEST(F32ActApi, PrecisionSwitch) {
   }
   EXPECT_LT(e_f32, 1e-6);
   EXPECT_GT(e_int8, 1e-4);  // 8-bit activations are visibly coarser
+}
+
+TEST(F32ActApi, PackedBuffersDoNotOverlap) {
+  using cpu::detail::f32act::PackedBuffer;
+  std::mt19937 rng(9);
+  std::vector<std::unique_ptr<PackedBuffer>> live;
+  std::vector<size_t> sizes;
+  for (int round = 0; round < 200; ++round) {
+    if (!live.empty() && rng() % 3 == 0) {  // free a random one
+      const size_t i = rng() % live.size();
+      live.erase(live.begin() + long(i));
+      sizes.erase(sizes.begin() + long(i));
+      continue;
+    }
+    const size_t bytes = rng() % 4 == 0 ? size_t(9) << 20 : 1 + rng() % (3 << 20);
+    live.push_back(std::make_unique<PackedBuffer>(bytes));
+    sizes.push_back(bytes);
+    ASSERT_EQ(reinterpret_cast<uintptr_t>(live.back()->data()) % 64, 0u);
+    std::memset(live.back()->data(), round & 0xff, bytes);  // must be writable
+  }
+  for (size_t i = 0; i < live.size(); ++i)
+    for (size_t j = i + 1; j < live.size(); ++j) {
+      const uint8_t *a = live[i]->data(), *b = live[j]->data();
+      EXPECT_TRUE(a + sizes[i] <= b || b + sizes[j] <= a) << i << " overlaps " << j;
+    }
 }
 
 }  // namespace

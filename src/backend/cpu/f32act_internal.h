@@ -74,6 +74,21 @@ Layout layout_for(DType type, int64_t K);
 void pack_group(const Layout& L, const uint8_t* w, size_t w_stride, int64_t N, int64_t g,
                 uint8_t* dst);
 
+// Memory for one packed weight (64-byte aligned, on 2 MiB pages where the
+// kernel allows): see f32act_arena.cpp.
+class PackedBuffer {
+ public:
+  explicit PackedBuffer(size_t bytes);
+  ~PackedBuffer();
+  PackedBuffer(const PackedBuffer&) = delete;
+  PackedBuffer& operator=(const PackedBuffer&) = delete;
+  uint8_t* data() const { return data_; }
+
+ private:
+  uint8_t* data_ = nullptr;
+  void* chunk_ = nullptr;
+};
+
 // Which types need the per-32 sums of x (sx).
 inline bool needs_block_sums(DType t) {
   return t == DType::kQ4_1 || t == DType::kQ4_K || t == DType::kQ5_K;

@@ -36,13 +36,6 @@ std::atomic<int> g_precision{-1};
 
 // ---- prepared weights ----
 
-uint8_t* alloc_aligned(size_t bytes) {
-  void* p = std::aligned_alloc(64, std::max<size_t>(64, (bytes + 63) / 64 * 64));
-  if (!p)
-    fail(ErrorKind::kResourceExhausted, "out of host memory packing a weight ({} bytes)", bytes);
-  return static_cast<uint8_t*>(p);
-}
-
 // Owner of a prepared weight Tensor: keeps the source bytes alive and holds
 // the packed copy, made on first use (so weights never multiplied, like an
 // untied embedding table, cost no memory).
@@ -53,22 +46,21 @@ struct PreparedWeight {
   int64_t N = 0, K = 0;
   Layout L;
   std::once_flag once;
-  uint8_t* packed = nullptr;
-
-  ~PreparedWeight() { std::free(packed); }
+  std::unique_ptr<PackedBuffer> packed;
 
   const uint8_t* groups() {
     std::call_once(once, [this] {
       const int64_t G = (N + kGroupRows - 1) / kGroupRows;
-      uint8_t* buf = alloc_aligned(L.group_bytes * size_t(G));
+      auto mem = std::make_unique<PackedBuffer>(L.group_bytes * size_t(G));
+      uint8_t* buf = mem->data();
       const auto* w = static_cast<const uint8_t*>(data);
       const size_t stride = row_bytes(type, K);
       parallel_for(G, 8, [&](int64_t g0, int64_t g1) {
         for (int64_t g = g0; g < g1; ++g) pack_group(L, w, stride, N, g, buf + g * L.group_bytes);
       });
-      packed = buf;
+      packed = std::move(mem);
     });
-    return packed;
+    return packed->data();
   }
 };
 
