@@ -1,52 +1,32 @@
 // CPU weight formats: reference dequantizers and the matmul the model uses.
 // Weights stay in their file format (GGUF blocks); activations are float.
+// matmul has two activation precisions (see ActivationPrecision below):
+// kFloat, the default, keeps activations in float32; kInt8 is described next.
 //
-// Precision modes (set_activation_precision, env TESSERA_CPU_ACTIVATIONS).
-//
-// kFloat (default): activations stay float32. Weights are repacked once per
-// weight (prepare_weight) into groups of 16 rows interleaved along K, still
-// quantized (same bytes, rearranged); the kernels unpack 16 rows' weights at
-// a time into float registers and FMA them against broadcast activations,
-// applying the block scales (and mins) once per 32 values. Order of float
-// operations per output element: src/backend/cpu/f32act_internal.h.
-// Measured effect on SmolLM2-135M-Instruct Q4_1 (tests/python/
-// test_f32act_logits.py: numpy forward pass with tessera's matmul in every
-// projection vs float64 matmuls, 3 prompts, 70 positions): logits relative
-// L2 error <= 3.2e-6 at the last position (1.6e-6 over all positions), top-1
-// identical everywhere; the main developer's end-to-end check against
-// transformers (float32, same dequantized weights) saw ~2.6e-6 and identical
-// greedy continuations with a double-accumulating float matmul. Per matmul
-// on random data: relative L2 error vs a float64 reference 2e-7 to 3.5e-7 on
-// every type (tests/backend/f32act_matmul_test.cpp).
-//
-// kInt8 (opt-in fast prompt mode): quantized weights use integer dot
-// products against 8-bit activations: each activation row is quantized once
-// per call,
+// How the matmul computes in kInt8. Float weights (F32/F16/BF16) use float
+// dot products with FMA. Quantized weights use integer dot products against
+// 8-bit activations: each activation row is quantized once per call,
 //   - for Q4_0/Q4_1/Q8_0 weights in blocks of 32 (int8 values, float scale
 //     amax/127, round to nearest even), matching the weight's 32-blocks;
 //   - for Q4_K/Q5_K/Q6_K weights in super-blocks of 256 with one float scale
 //     and int sums per 16 values (the weight mins and the Q6_K offset of 32
 //     are applied through those sums).
 // Integer products are exact; scales are applied in float once per block
-// (32) or super-block (256). Float weights (F32/F16/BF16) use float dot
-// products with FMA in this mode too.
+// (32) or super-block (256).
 //
-// Reduction order. Both modes fix one canonical order of float operations
-// per output element and run it on every ISA (kInt8: documented in
-// src/backend/cpu/quant_internal.h; kFloat: in f32act_internal.h). So
+// Reduction order. Integer dot products are exact, so only the float steps
+// matter, and they follow one canonical order per output element on every
+// ISA (documented in src/backend/cpu/quant_internal.h): quantized weights
+// take one FMA per block (32) or super-block (256), in order along the row;
+// float weights use 16 lanes (k mod 16) and a fixed summation tree. So
 // out[t, n] is bit-identical whether the row is computed alone (decode) or
 // in a batch of 512 (batch invariance), whatever the thread count, and also
 // across the portable, AVX2 and AVX-512 kernels.
 //
-// Effect of 8-bit activations (kInt8). End to end on SmolLM2-135M-Instruct
-// Q4_1 against transformers: last-position logits relative L2 error 8e-2
-// and 14 greedy divergences in 10 x 64 tokens (kFloat: 2.6e-6, none), which
-// is why kFloat is the default; test_f32act_logits.py with the real kInt8
-// kernels: 1.7e-2 to 1.0e-1 at the last position, top-1 agreement at 95.7%
-// of positions. Per projection, measured by
-// tests/python/test_dequant_activation_error.py (numpy forward pass of the
-// real model, float vs the 8-bit activation rounding in every matmul, 30
-// positions of English text):
+// Effect of 8-bit activations, measured by tests/python/
+// test_dequant_activation_error.py on SmolLM2-135M-Instruct Q4_1 (numpy
+// forward pass of the real model, float vs tessera's activation rounding in
+// every matmul, 30 positions of English text):
 //   - relative error ||y_q8 - y_f32|| / ||y_f32|| of each projection on the
 //     real hidden states: mean 0.6-1.1% (q/k/v 1.1%, o 0.6%, gate/up 0.75%,
 //     down 0.75%, head 0.9%), worst 3.1% (a q/k/v input); on real weight
@@ -71,36 +51,17 @@ void dequantize_row(DType type, const void* src, float* dst, int64_t n);
 
 // out[t, n] = sum_k x[t, k] * w[n, k] for a weight w of shape [N, K] in any
 // supported dtype. x is float [T, K] with row stride x_stride (elements), out
-// is float [T, N] with row stride out_stride. Activations enter as float
-// or as 8-bit values per activation_precision(). Each out element depends only
+// is float [T, N] with row stride out_stride. Activations stay float or are
+// rounded to 8 bits per activation_precision(). Each out element depends only
 // on its own x row and w row, never on T or on other rows (batch invariance).
 // Threads over N (and T for large T) with parallel_for.
 void matmul(const float* x, int64_t T, int64_t x_stride, const Tensor& w, float* out,
             int64_t out_stride);
 
-// The activation row x[0..K) as matmul sees it in ActivationPrecision::kInt8
-// for weights of `weight_type`: quantized to 8 bits and back for quantized
-// weights, unchanged for float weights. Lets tests build an exact float
-// reference; identical on all ISAs.
+// The activation row x[0..K) as matmul sees it for weights of `weight_type`:
+// quantized to 8 bits and back for quantized weights, unchanged for float
+// weights. Lets tests build an exact float reference; identical on all ISAs.
 void activation_roundtrip(DType weight_type, const float* x, float* out, int64_t K);
-
-enum class ActivationPrecision {
-  kFloat,  // float32 activations, weights dequantized in registers (default)
-  kInt8,   // 8-bit activations, integer dot products (faster prompts, ~1e-1 logit error)
-};
-// Process-wide; the first call reads TESSERA_CPU_ACTIVATIONS=f32|int8.
-ActivationPrecision activation_precision();
-void set_activation_precision(ActivationPrecision p);
-
-// A weight for matmul in ActivationPrecision::kFloat: a Tensor over the same
-// bytes (same data(), dtype and shape) whose owner also holds the weight
-// repacked for the float kernels, made on the first matmul that uses it
-// (same size as the weight). The bytes must not change afterwards. Returns w
-// itself for tensors matmul cannot use (not 2-D, not contiguous, other
-// dtypes). Unprepared weights give the same results, repacked on every call
-// (much slower for decode). The CPU backend's load_weight calls this.
-Tensor prepare_weight(const Tensor& w);
-bool is_prepared(const Tensor& w);
 
 // Which kernel family matmul uses on this CPU: "avx512-vnni", "avx2", "portable".
 // Chosen at first use from the CPU (cpuid), or from the environment variable
@@ -110,5 +71,51 @@ std::string kernel_isa();
 bool set_kernel_isa(const std::string& isa);
 // The families this CPU can run, best last.
 std::vector<std::string> supported_kernel_isas();
+
+// Precision modes of matmul's activations.
+//
+// kFloat (default): activations stay float32. Weights are repacked once
+// (prepare_weight) into groups of 16 rows interleaved along K, still
+// quantized (the same bytes rearranged); the kernels unpack 16 rows' weights
+// at a time into float registers and FMA them against broadcast
+// activations, applying block scales (and mins) once per 32 values, in one
+// canonical order per output element on every ISA (portable, AVX2,
+// AVX-512: bit-identical, batch- and thread-invariant; the order is in
+// src/backend/cpu/f32act_internal.h).
+// Measured on SmolLM2-135M-Instruct Q4_1 (tests/python/test_f32act_logits.py:
+// numpy forward pass with tessera's matmul in every projection vs float64
+// matmuls, 3 prompts, 70 positions): logits relative L2 error <= 3.2e-6 at
+// the last position (1.6e-6 over all positions), top-1 identical everywhere.
+// End to end against transformers (float32, same dequantized weights), a
+// float-activation matmul (double accumulation) gave ~2.6e-6 and identical
+// greedy continuations; these kernels are as close (above).
+// Per matmul on random data, relative L2 error vs a float64 reference is
+// 2e-7 to 3.5e-7 on every type (tests/backend/f32act_matmul_test.cpp).
+//
+// kInt8 (opt-in, faster prompts): the 8-bit activations described at the
+// top of this file. End to end against transformers on SmolLM2: logits
+// relative L2 error 8e-2 at the last position and 14 greedy divergences in
+// 10 x 64 tokens, which is why kFloat is the default; test_f32act_logits.py
+// with the real kInt8 kernels: 1.7e-2 to 1.0e-1 at the last position, top-1
+// agreement at 95.7% of positions. activation_roundtrip() above describes
+// this mode.
+enum class ActivationPrecision {
+  kFloat,  // float32 activations, weights unpacked in registers (default)
+  kInt8,   // 8-bit activations, integer dot products
+};
+// Process-wide; the first call reads TESSERA_CPU_ACTIVATIONS=f32|int8.
+ActivationPrecision activation_precision();
+void set_activation_precision(ActivationPrecision p);
+
+// A weight for matmul in ActivationPrecision::kFloat: a Tensor over the same
+// bytes (same data(), dtype and shape) whose owner also holds the weight
+// repacked for the float kernels (same size, on 2 MiB pages), made on the
+// first matmul that uses it. The bytes must not change afterwards. Returns w
+// itself for tensors matmul cannot use (not 2-D, not contiguous, other
+// dtypes). Unprepared weights give the same results but are repacked on
+// every call (about 12x slower decode). The CPU backend's load_weight should
+// return prepare_weight(host).
+Tensor prepare_weight(const Tensor& w);
+bool is_prepared(const Tensor& w);
 
 }  // namespace tessera::cpu
