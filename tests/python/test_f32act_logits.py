@@ -134,12 +134,12 @@ def attention(q, k, v, n_heads, n_kv):
 PATHS = ("ref", "f32", "int8")
 
 
-def forward_all(m, pipe, ids):
-    """Logits [T, vocab] of each path; the paths run side by side."""
+def forward_all(m, pipe, ids, dense):
+    """Logits [T, vocab] of each path; the paths run side by side. dense
+    caches float64 weights across calls."""
     T = len(ids)
     positions = np.arange(T, dtype=np.float64)
     hd = 576 // m.n_heads
-    dense = {}
 
     def mm(path, name, x):
         if path == "ref":
@@ -182,7 +182,8 @@ def results():
         for name, t in m.tensors.items():
             if name.endswith(".weight") and len(t.shape) == 2:
                 pipe.add_weight(name, t)
-        return [forward_all(m, pipe, m.tokens(text)) for text in TEXTS]
+        dense = {}
+        return [forward_all(m, pipe, m.tokens(text), dense) for text in TEXTS]
     finally:
         pipe.close()
 
