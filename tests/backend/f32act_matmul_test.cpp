@@ -221,8 +221,8 @@ TEST_P(F32ActMatmul, MatchesFloat64Reference) {
       const Tensor w = make_weight(type(), N, K, rng);
       const Tensor prepared = cpu::prepare_weight(w);
       ASSERT_TRUE(cpu::is_prepared(prepared));
-      for (int64_t T : {1, 2, 3, 4, 5, 6, 7, 8, 9, 35, 37, 512}) {
-        if (T == 512 && N != 37) continue;
+      for (int64_t T : {1, 2, 3, 4, 5, 6, 7, 8, 9, 35, 37, 512, 600}) {
+        if (T >= 512 && N != 37) continue;
         const int64_t x_stride = K + 3, out_stride = N + 5;
         const std::vector<float> x = make_x(T, K, x_stride, rng);
         const Reference ref = reference(x, T, x_stride, w);
@@ -261,7 +261,7 @@ TEST_P(F32ActMatmul, BatchAndThreadInvariant) {
   Scope scope(isa());
   if (!scope.ok()) GTEST_SKIP() << isa() << " not supported here";
   std::mt19937 rng(99 + int(type()));
-  const int64_t K = test_ks(type())[1], N = 83, T = 512;
+  const int64_t K = test_ks(type())[1], N = 83, T = 600;  // two passes of tokens
   const Tensor w = cpu::prepare_weight(make_weight(type(), N, K, rng));
   const std::vector<float> x = make_x(T, K, K, rng);
   set_num_threads(2);
@@ -272,7 +272,7 @@ TEST_P(F32ActMatmul, BatchAndThreadInvariant) {
     expect_bits_equal(run(xs, 1, K, w, N), rows_of(full, t, 1, N, N),
                       "T=1 row " + std::to_string(t));
   }
-  for (int64_t t0 : {int64_t(3), int64_t(100)})
+  for (int64_t t0 : {int64_t(3), int64_t(100), int64_t(500)})
     for (int64_t n : {int64_t(2), int64_t(3), int64_t(5), int64_t(9), int64_t(35), int64_t(37)}) {
       const std::vector<float> xs(x.begin() + t0 * K, x.begin() + (t0 + n) * K);
       expect_bits_equal(run(xs, n, K, w, N), rows_of(full, t0, n, N, N),

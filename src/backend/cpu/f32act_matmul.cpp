@@ -136,9 +136,30 @@ bool is_prepared(const Tensor& w) { return prepared_of(w) != nullptr; }
 
 namespace detail {
 
+namespace {
+
+// Tokens per pass: bounds the token-tile scratch (a copy of x) for long
+// prompts. Passes are independent matmuls over their rows, which batch
+// invariance makes invisible in the results.
+constexpr int64_t kTokensPerPass = 512;
+
+void matmul_pass(int isa, const float* x, int64_t T, int64_t x_stride, const Tensor& w, float* out,
+                 int64_t out_stride);
+
+}  // namespace
+
 // isa: 0 portable, 1 AVX2, 2 AVX-512 (the dispatcher's choice).
 void matmul_f32act(int isa, const float* x, int64_t T, int64_t x_stride, const Tensor& w,
                    float* out, int64_t out_stride) {
+  for (int64_t t = 0; t < T; t += kTokensPerPass)
+    matmul_pass(isa, x + t * x_stride, std::min(kTokensPerPass, T - t), x_stride, w,
+                out + t * out_stride, out_stride);
+}
+
+namespace {
+
+void matmul_pass(int isa, const float* x, int64_t T, int64_t x_stride, const Tensor& w, float* out,
+                 int64_t out_stride) {
   const DType type = w.dtype();
   const int64_t N = w.dim(0), K = w.dim(1);
   const Layout L = layout_for(type, K);
@@ -232,5 +253,6 @@ void matmul_f32act(int isa, const float* x, int64_t T, int64_t x_stride, const T
   });
 }
 
+}  // namespace
 }  // namespace detail
 }  // namespace tessera::cpu
