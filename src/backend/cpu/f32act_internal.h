@@ -154,7 +154,7 @@ void fill_tile_avx2(const float* x, int64_t x_stride, int64_t t, int mt, int64_t
 
 namespace tessera::cpu::detail {
 // matmul in ActivationPrecision::kFloat, shapes already checked; isa is the
-// dispatcher's family: 0 portable, 1 AVX2, 2 AVX-512.
+// dispatcher's family: 0 portable, 1 AVX2, 2 and up (AVX-512 VNNI, AMX) AVX-512.
 void matmul_f32act(int isa, const float* x, int64_t T, int64_t x_stride, const Tensor& w,
                    float* out, int64_t out_stride);
 }  // namespace tessera::cpu::detail

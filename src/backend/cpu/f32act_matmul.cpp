@@ -148,7 +148,7 @@ void matmul_pass(int isa, const float* x, int64_t T, int64_t x_stride, const Ten
 
 }  // namespace
 
-// isa: 0 portable, 1 AVX2, 2 AVX-512 (the dispatcher's choice).
+// isa: 0 portable, 1 AVX2, 2 and up AVX-512 (the dispatcher's family).
 void matmul_f32act(int isa, const float* x, int64_t T, int64_t x_stride, const Tensor& w,
                    float* out, int64_t out_stride) {
   for (int64_t t = 0; t < T; t += kTokensPerPass)
