@@ -1,8 +1,10 @@
 // CPU weight formats: reference dequantizers and the matmul the model uses.
 // Weights stay in their file format (GGUF blocks); activations are float.
+// matmul has two activation precisions (see ActivationPrecision below):
+// kFloat, the default, keeps activations in float32; kInt8 is described next.
 //
-// How the matmul computes. Float weights (F32/F16/BF16) use float dot
-// products with FMA. Quantized weights use integer dot products against
+// How the matmul computes in kInt8. Float weights (F32/F16/BF16) use float
+// dot products with FMA. Quantized weights use integer dot products against
 // 8-bit activations: each activation row is quantized once per call,
 //   - for Q4_0/Q4_1/Q8_0 weights in blocks of 32 (int8 values, float scale
 //     amax/127, round to nearest even), matching the weight's 32-blocks;
@@ -57,8 +59,8 @@ void dequantize_row(DType type, const void* src, float* dst, int64_t n);
 
 // out[t, n] = sum_k x[t, k] * w[n, k] for a weight w of shape [N, K] in any
 // supported dtype. x is float [T, K] with row stride x_stride (elements), out
-// is float [T, N] with row stride out_stride. Quantized weights use 8-bit
-// quantized activations for the dot products. Each out element depends only
+// is float [T, N] with row stride out_stride. Activations stay float or are
+// rounded to 8 bits per activation_precision(). Each out element depends only
 // on its own x row and w row, never on T or on other rows (batch invariance).
 // Threads over N (and T for large T) with parallel_for. out must not overlap
 // x. Throws Error (kInvalidArgument / kUnsupported) on bad shapes or types.
@@ -80,5 +82,51 @@ std::string kernel_isa();
 bool set_kernel_isa(const std::string& isa);
 // The families this CPU can run, best last.
 std::vector<std::string> supported_kernel_isas();
+
+// Precision modes of matmul's activations.
+//
+// kFloat (default): activations stay float32. Weights are repacked once
+// (prepare_weight) into groups of 16 rows interleaved along K, still
+// quantized (the same bytes rearranged); the kernels unpack 16 rows' weights
+// at a time into float registers and FMA them against broadcast
+// activations, applying block scales (and mins) once per 32 values, in one
+// canonical order per output element on every ISA (portable, AVX2,
+// AVX-512: bit-identical, batch- and thread-invariant; the order is in
+// src/backend/cpu/f32act_internal.h).
+// Measured on SmolLM2-135M-Instruct Q4_1 (tests/python/test_f32act_logits.py:
+// numpy forward pass with tessera's matmul in every projection vs float64
+// matmuls, 3 prompts, 70 positions): logits relative L2 error <= 3.2e-6 at
+// the last position (1.6e-6 over all positions), top-1 identical everywhere.
+// End to end against transformers (float32, same dequantized weights), a
+// float-activation matmul (double accumulation) gave ~2.6e-6 and identical
+// greedy continuations; these kernels are as close (above).
+// Per matmul on random data, relative L2 error vs a float64 reference is
+// 2e-7 to 3.5e-7 on every type (tests/backend/f32act_matmul_test.cpp).
+//
+// kInt8 (opt-in, faster prompts): the 8-bit activations described at the
+// top of this file. End to end against transformers on SmolLM2: logits
+// relative L2 error 8e-2 at the last position and 14 greedy divergences in
+// 10 x 64 tokens, which is why kFloat is the default; test_f32act_logits.py
+// with the real kInt8 kernels: 1.7e-2 to 1.0e-1 at the last position, top-1
+// agreement at 95.7% of positions. activation_roundtrip() above describes
+// this mode.
+enum class ActivationPrecision {
+  kFloat,  // float32 activations, weights unpacked in registers (default)
+  kInt8,   // 8-bit activations, integer dot products
+};
+// Process-wide; the first call reads TESSERA_CPU_ACTIVATIONS=f32|int8.
+ActivationPrecision activation_precision();
+void set_activation_precision(ActivationPrecision p);
+
+// A weight for matmul in ActivationPrecision::kFloat: a Tensor over the same
+// bytes (same data(), dtype and shape) whose owner also holds the weight
+// repacked for the float kernels (same size, on 2 MiB pages), made on the
+// first matmul that uses it. The bytes must not change afterwards. Returns w
+// itself for tensors matmul cannot use (not 2-D, not contiguous, other
+// dtypes). Unprepared weights give the same results but are repacked on
+// every call (about 12x slower decode). The CPU backend's load_weight should
+// return prepare_weight(host).
+Tensor prepare_weight(const Tensor& w);
+bool is_prepared(const Tensor& w);
 
 }  // namespace tessera::cpu

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "f32act_internal.h"
 #include "quant_internal.h"
 #include "tessera/backend/quant.h"
 #include "tessera/core/error.h"
@@ -130,6 +131,8 @@ void matmul(const float* x, int64_t T, int64_t x_stride, const Tensor& w, float*
   }
   const DType type = w.dtype();
   const Isa isa = current_isa();
+  if (activation_precision() == ActivationPrecision::kFloat)
+    return detail::matmul_f32act(int(isa), x, T, x_stride, w, out, out_stride);
   const KernelInfo kernel = kernel_for(isa, type);
   if (!kernel.fn)
     fail(ErrorKind::kUnsupported, "cpu matmul: no kernel for weight type {}", dtype_name(type));

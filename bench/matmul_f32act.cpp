@@ -1,0 +1,265 @@
+// The two CPU activation precisions side by side on SmolLM2-135M's shapes
+// (as the model runs them: fused q/k/v and gate/up projections, Q4_1 layers,
+// Q8_0 output head) with random weights: f32 (the default float-activation
+// kernels over prepared weights) and int8 (8-bit activations). For each
+// kernel family and thread count it prints per-shape time, GFLOP/s and
+// weight GB/s at T=1 (decode) and T=512 (prompt), then the whole-model
+// matmul estimate: 30 layers of distinct weights (so decode streams ~96 MB
+// from memory like the real model) plus the head. All weights sit on 2 MiB
+// pages (the packed f32 copies always do), so neither side pays TLB misses
+// the other does not.
+//
+//   bench_matmul_f32act [--isa NAME] [--threads N] [--type Q4_0|...] [--reps N]
+//                       [--precision f32|int8|both]
+//
+// The precisions take turns inside each timing round (same machine load).
+//
+// Timings are the best of several repeats: other work on the machine only
+// ever slows a run down.
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tessera/backend/quant.h"
+#include "tessera/core/half.h"
+#include "tessera/core/parallel.h"
+
+namespace {
+
+using tessera::DType;
+using tessera::Tensor;
+
+struct Shape {
+  const char* name;
+  int64_t N, K;
+  bool head;
+};
+// SmolLM2-135M: hidden 576, ffn 1536, 9 heads / 3 kv heads of 64, 30 layers.
+const Shape kShapes[] = {
+    {"qkv", 960, 576, false},   {"o", 576, 576, false},     {"gate_up", 3072, 576, false},
+    {"down", 576, 1536, false}, {"head", 49152, 576, true},
+};
+constexpr int kLayers = 30;
+
+std::string cpu_model() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+void put_f16(uint8_t* p, float v) {
+  const uint16_t h = tessera::f32_to_fp16(v);
+  std::memcpy(p, &h, 2);
+}
+
+// Host memory on 2 MiB pages where the kernel allows (MADV_HUGEPAGE).
+Tensor huge_page_tensor(DType type, int64_t N, int64_t K) {
+  const Tensor probe = Tensor::empty(type, {1, K});
+  const size_t bytes = probe.row_stride() * size_t(N), huge = size_t(2) << 20;
+  const size_t size = (bytes + huge - 1) / huge * huge;
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return Tensor::empty(type, {N, K});
+  madvise(p, size, MADV_HUGEPAGE);
+  std::shared_ptr<void> mem(p, [size](void* q) { munmap(q, size); });
+  return Tensor(p, type, {N, K}, tessera::Device::kCPU, std::move(mem));
+}
+
+Tensor random_weight(DType type, int64_t N, int64_t K, std::mt19937& rng) {
+  Tensor w = huge_page_tensor(type, N, K);
+  auto* p = static_cast<uint8_t*>(w.data());
+  const size_t bytes = w.nbytes();
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  if (!tessera::is_quantized(type)) {
+    for (int64_t i = 0; i < N * K; ++i) {
+      const float v = normal(rng);
+      if (type == DType::kF32) std::memcpy(p + 4 * i, &v, 4);
+      if (type == DType::kF16) put_f16(p + 2 * i, v);
+      if (type == DType::kBF16) {
+        const uint16_t b = tessera::f32_to_bf16(v);
+        std::memcpy(p + 2 * i, &b, 2);
+      }
+    }
+    return w;
+  }
+  for (size_t i = 0; i < bytes; ++i) p[i] = uint8_t(byte(rng));
+  const int bb = tessera::dtype_info(type).block_bytes;
+  for (size_t off = 0; off < bytes; off += bb) {
+    uint8_t* b = p + off;
+    if (type == DType::kQ6_K) {
+      put_f16(b + 208, 0.001f);
+    } else {
+      put_f16(b, 0.01f);
+      if (type == DType::kQ4_1) put_f16(b + 2, -0.08f);
+      if (type == DType::kQ4_K || type == DType::kQ5_K) put_f16(b + 2, 0.0002f);
+    }
+  }
+  return w;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double process_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+// Best wall time over `reps` rounds (at least min_total seconds in all) of
+// fn under each activation precision, the precisions taking turns inside
+// each round so that both see the same machine load; and the best process
+// CPU time per thread: on a loaded machine a run that gets preempted loses
+// wall time but no CPU time, so cpu approximates the wall time on an idle
+// machine (it includes OpenMP spin-waits, so it never flatters a badly
+// balanced split).
+struct Timing {
+  double wall = 1e30, cpu = 1e30;
+};
+using Precision = tessera::cpu::ActivationPrecision;
+template <typename Fn>
+std::vector<Timing> best_times(const std::vector<Precision>& precisions, int reps, double min_total,
+                               Fn&& fn) {
+  std::vector<Timing> best(precisions.size());
+  for (const Precision p : precisions) {  // warm-up (and first-use weight packing)
+    tessera::cpu::set_activation_precision(p);
+    fn();
+  }
+  double total = 0;
+  for (int r = 0; r < reps || total < min_total; ++r) {
+    for (size_t i = 0; i < precisions.size(); ++i) {
+      tessera::cpu::set_activation_precision(precisions[i]);
+      const auto t0 = std::chrono::steady_clock::now();
+      const double c0 = process_cpu_seconds();
+      fn();
+      const double s = seconds_since(t0);
+      best[i].wall = std::min(best[i].wall, s);
+      best[i].cpu = std::min(best[i].cpu, (process_cpu_seconds() - c0) / tessera::num_threads());
+      total += s;
+    }
+    if (r > 400) break;
+  }
+  return best;
+}
+
+const char* precision_name(Precision p) { return p == Precision::kFloat ? "f32" : "int8"; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> isas = tessera::cpu::supported_kernel_isas();
+  std::vector<int> thread_counts = {1, 2};
+  DType layer_type = DType::kQ4_1, head_type = DType::kQ8_0;
+  int reps = 5;
+  std::vector<Precision> precisions = {Precision::kFloat, Precision::kInt8};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i], v = argv[i + 1];
+    if (a == "--isa") isas = {v};
+    if (a == "--threads") thread_counts = {std::stoi(v)};
+    if (a == "--reps") reps = std::stoi(v);
+    if (a == "--precision" && v == "f32") precisions = {Precision::kFloat};
+    if (a == "--precision" && v == "int8") precisions = {Precision::kInt8};
+    if (a == "--type") {
+      if (auto t = tessera::dtype_from_name(v)) layer_type = head_type = *t;
+    }
+  }
+
+  char date[64];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  std::printf("# tessera CPU matmul: float vs 8-bit activations\n");
+  std::printf("machine: %s, %d threads available\ndate:    %s\n", cpu_model().c_str(),
+              tessera::num_threads(), date);
+  std::printf("weights: SmolLM2-135M shapes, layers %s, head %s; best of >= %d runs\n\n",
+              std::string(tessera::dtype_name(layer_type)).c_str(),
+              std::string(tessera::dtype_name(head_type)).c_str(), reps);
+
+  std::mt19937 rng(42);
+  // Distinct weights per layer, as in the model.
+  std::vector<std::vector<Tensor>> layers(kLayers);
+  for (auto& layer : layers)
+    for (const Shape& s : kShapes)
+      if (!s.head)
+        layer.push_back(tessera::cpu::prepare_weight(random_weight(layer_type, s.N, s.K, rng)));
+  const Tensor head =
+      tessera::cpu::prepare_weight(random_weight(head_type, kShapes[4].N, kShapes[4].K, rng));
+
+  const int64_t kPrompt = 512;
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(size_t(kPrompt) * 1536);
+  for (float& v : x) v = normal(rng);
+  std::vector<float> out(size_t(kPrompt) * 49152);
+
+  const size_t np = precisions.size();
+  std::printf("%-12s %-3s %-8s %6s %6s %4s", "isa", "thr", "shape", "N", "K", "T");
+  for (const Precision p : precisions)
+    std::printf(" %9s_us %7s_cpu %6s_GF/s %5s_GB/s", precision_name(p), precision_name(p),
+                precision_name(p), precision_name(p));
+  std::printf("\n");
+  for (const std::string& isa : isas) {
+    if (!tessera::cpu::set_kernel_isa(isa)) continue;
+    for (int threads : thread_counts) {
+      tessera::set_num_threads(threads);
+      std::vector<Timing> layer_time(np * 2, {0, 0}), head_time(np * 2, {0, 0});
+      for (int ti = 0; ti < 2; ++ti) {
+        const int64_t T = ti == 0 ? 1 : kPrompt;
+        for (size_t si = 0; si < std::size(kShapes); ++si) {
+          const Shape& s = kShapes[si];
+          if (s.head && T > 1) continue;  // logits are needed for the last prompt token only
+          const Tensor& w = s.head ? head : layers[0][si];
+          const int r = T == 1 ? reps * 20 : reps;
+          const std::vector<Timing> t = best_times(precisions, r, T == 1 ? 0.05 : 0.2, [&] {
+            tessera::cpu::matmul(x.data(), T, s.K, w, out.data(), s.N);
+          });
+          const double flops = 2.0 * double(T) * double(s.N) * double(s.K);
+          std::printf("%-12s %-3d %-8s %6ld %6ld %4ld", isa.c_str(), threads, s.name, long(s.N),
+                      long(s.K), long(T));
+          for (size_t i = 0; i < np; ++i) {
+            std::printf(" %12.1f %11.1f %12.1f %10.1f", t[i].wall * 1e6, t[i].cpu * 1e6,
+                        flops / t[i].wall * 1e-9, double(w.nbytes()) / t[i].wall * 1e-9);
+            Timing& sum = (s.head ? head_time : layer_time)[np * ti + i];
+            sum.wall += t[i].wall;
+            sum.cpu += t[i].cpu;
+          }
+          std::printf("\n");
+        }
+      }
+      // Whole decode step, weights streamed from memory: 30 distinct layers + head.
+      const std::vector<Timing> decode = best_times(precisions, std::max(3, reps), 0.5, [&] {
+        for (const auto& layer : layers)
+          for (size_t si = 0; si < layer.size(); ++si)
+            tessera::cpu::matmul(x.data(), 1, kShapes[si].K, layer[si], out.data(), kShapes[si].N);
+        tessera::cpu::matmul(x.data(), 1, 576, head, out.data(), 49152);
+      });
+      for (size_t i = 0; i < np; ++i) {
+        const char* act = precision_name(precisions[i]);
+        const double prompt = kLayers * layer_time[np + i].wall + head_time[i].wall;
+        const double prompt_cpu = kLayers * layer_time[np + i].cpu + head_time[i].cpu;
+        std::printf(
+            "%-12s %-3d %-4s => decode step (30 layers + head, streamed): %.2f ms = %.0f tok/s, "
+            "cpu %.2f ms (sum of per-shape T=1: %.2f ms)\n",
+            isa.c_str(), threads, act, decode[i].wall * 1e3, 1.0 / decode[i].wall,
+            decode[i].cpu * 1e3, (kLayers * layer_time[i].wall + head_time[i].wall) * 1e3);
+        std::printf(
+            "%-12s %-3d %-4s => prompt T=512 (30 layers x T=512 + head for the last token): "
+            "%.1f ms = %.0f tok/s, cpu %.1f ms = %.0f tok/s\n",
+            isa.c_str(), threads, act, prompt * 1e3, double(kPrompt) / prompt, prompt_cpu * 1e3,
+            double(kPrompt) / prompt_cpu);
+      }
+      std::printf("\n");
+    }
+  }
+  return 0;
+}
