@@ -27,20 +27,25 @@ const std::vector<DType> kAllTypes = {DType::kF32,  DType::kF16,  DType::kBF16,
                                       DType::kQ4_0, DType::kQ4_1, DType::kQ8_0,
                                       DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
 
-// Restores the kernel family and thread count a test changed.
+// Selects a kernel family with 8-bit activations (what these tests cover;
+// the float-activation kernels have their own suite) and restores the
+// family, precision and thread count afterwards.
 class IsaScope {
  public:
   explicit IsaScope(const std::string& isa) : saved_isa_(cpu::kernel_isa()) {
     ok_ = cpu::set_kernel_isa(isa);
+    cpu::set_activation_precision(cpu::ActivationPrecision::kInt8);
   }
   ~IsaScope() {
     cpu::set_kernel_isa(saved_isa_);
+    cpu::set_activation_precision(saved_precision_);
     set_num_threads(saved_threads_);
   }
   bool ok() const { return ok_; }
 
  private:
   std::string saved_isa_;
+  cpu::ActivationPrecision saved_precision_ = cpu::activation_precision();
   int saved_threads_ = num_threads();
   bool ok_;
 };

@@ -1,6 +1,4 @@
-#include <cstdlib>
 #include <cstring>
-#include <vector>
 
 #include "ops_kernels.h"
 #include "tessera/backend/backend.h"
@@ -18,7 +16,7 @@ class CpuBackend final : public Backend {
   Tensor alloc(DType dtype, std::vector<int64_t> shape) override {
     return Tensor::empty(dtype, std::move(shape));
   }
-  Tensor load_weight(const Tensor& host) override { return host; }
+  Tensor load_weight(const Tensor& host) override { return cpu::prepare_weight(host); }
 
   std::vector<KvLayer> alloc_kv_cache(const KvCacheShape& s) override {
     if (s.dtype != DType::kF32)
@@ -58,19 +56,6 @@ class CpuBackend final : public Backend {
   void matmul(const Tensor& x, const Tensor& w, Tensor& out) override {
     TESSERA_CHECK(x.dtype() == DType::kF32 && out.dtype() == DType::kF32);
     TESSERA_CHECK(x.cols() == w.cols() && out.cols() == w.rows() && out.rows() == x.rows());
-    if (std::getenv("TESSERA_DEBUG_EXACT")) {
-      std::vector<float> wrow(size_t(w.cols()));
-      for (int64_t n = 0; n < w.rows(); ++n) {
-        cpu::dequantize_row(w.dtype(), w.row_ptr(n), wrow.data(), w.cols());
-        for (int64_t t = 0; t < x.rows(); ++t) {
-          double acc = 0;
-          const float* xr = static_cast<const float*>(x.row_ptr(t));
-          for (int64_t k = 0; k < w.cols(); ++k) acc += double(xr[k]) * wrow[size_t(k)];
-          static_cast<float*>(out.row_ptr(t))[n] = float(acc);
-        }
-      }
-      return;
-    }
     cpu::matmul(x.data_as<float>(), x.rows(), int64_t(x.row_stride() / sizeof(float)), w,
                 out.data_as<float>(), int64_t(out.row_stride() / sizeof(float)));
   }
