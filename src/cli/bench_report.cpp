@@ -1,8 +1,8 @@
 #include "bench_report.h"
 
+#include <fmt/format.h>
 #include <cstdio>
 #include <ctime>
-#include <fmt/format.h>
 #include <fstream>
 
 #include "tessera/core/parallel.h"

@@ -115,12 +115,11 @@ int run(const Flags& f) {
     rows.emplace_back("1 request", run_workload(*engine, w, f.dataset.empty() ? n + 1 : 0, 1));
   rows.emplace_back(fmt::format("{} requests", n), run_workload(*engine, w, 0, n));
   const EngineStats stats = engine->stats();
-  print_throughput_table(config,
-                         f.dataset.empty()
-                             ? fmt::format("random prompts, {} in / {} out", f.input_len,
-                                           f.output_len)
-                             : fmt::format("dataset {}", f.dataset),
-                         rows, stats);
+  print_throughput_table(
+      config,
+      f.dataset.empty() ? fmt::format("random prompts, {} in / {} out", f.input_len, f.output_len)
+                        : fmt::format("dataset {}", f.dataset),
+      rows, stats);
   return 0;
 }
 

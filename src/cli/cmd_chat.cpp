@@ -1,10 +1,10 @@
 // `tessera chat`: an interactive terminal chat with a model, using the
 // model's own chat template. Replies stream as they are generated; /reset
 // starts over, /exit (or end of input) quits.
+#include <unistd.h>
 #include <cstdio>
 #include <iostream>
 #include <string>
-#include <unistd.h>
 
 #include "command.h"
 #include "engine_flags.h"

@@ -9,8 +9,6 @@
 
 #include "tessera/core/error.h"
 
-
-
 #include "tessera/core/log.h"
 #include "tessera/engine/engine.h"
 #include "tessera/template/chat_template.h"
@@ -210,4 +208,3 @@ std::unique_ptr<server::ServingBackend> make_engine_backend(const server::ServeO
 }
 
 }  // namespace tessera::cli
-

@@ -322,8 +322,7 @@ void EngineImpl::publish(RequestState& r) {
     r.prompt_logprobs_sent = true;
   }
   for (auto& s : r.seqs) {
-    if (s.finish_published || (s.new_tokens.empty() && s.new_text.empty() && !s.finished))
-      continue;
+    if (s.finish_published || (s.new_tokens.empty() && s.new_text.empty() && !s.finished)) continue;
     SequenceOutput so;
     so.index = s.index;
     so.token_ids = std::move(s.new_tokens);

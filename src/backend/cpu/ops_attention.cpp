@@ -8,14 +8,14 @@
 #include <vector>
 
 #include "ops_kernels.h"
+#include "ops_vec_math.h"
 #include "tessera/core/error.h"
 #include "tessera/core/parallel.h"
 
 namespace tessera::cpu {
 namespace {
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) float dot(const float* a,
-                                                                       const float* b, int n) {
+inline float dot(const float* a, const float* b, int n) {
   // Eight partial sums in a fixed order: vectorizes, and stays deterministic.
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int i = 0;
@@ -25,9 +25,63 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float dot(const flo
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void axpy(float a, const float* x,
-                                                                       float* y, int n) {
+inline void axpy(float a, const float* x, float* y, int n) {
   for (int i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+// x[j] = exp(x[j] - shift); returns the sum (fixed order: 8 partial sums).
+inline float exp_shift_sum(float* x, int n, float shift) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) {
+      x[i + j] = exp_fast(x[i + j] - shift);
+      acc[j] += x[i + j];
+    }
+  for (; i < n; ++i) {
+    x[i] = exp_fast(x[i] - shift);
+    acc[i & 7] += x[i];
+  }
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+// One query token against its sequence's keys 0..n_keys-1 for the `group`
+// query heads sharing one KV head. Built per ISA as a whole, so the small
+// loops inside inline and vectorize (a dispatched call per key would not).
+struct HeadGroupTask {
+  const float* q;        // group * head_dim
+  float* out;            // group * head_dim
+  const int32_t* table;  // the sequence's block table
+  const float* k_base;   // K cache of this layer, offset to this KV head
+  const float* v_base;
+  size_t block_stride;  // floats between blocks
+  int block_size, head_dim, group, n_keys;
+  float scale;
+};
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void attend(const HeadGroupTask& t,
+                                                                         float* scores) {
+  const int hd = t.head_dim;
+  for (int j = 0; j < t.n_keys; ++j) {
+    const float* key = t.k_base + size_t(t.table[j / t.block_size]) * t.block_stride +
+                       size_t(j % t.block_size) * hd;
+    for (int h = 0; h < t.group; ++h)
+      scores[size_t(h) * t.n_keys + j] = dot(t.q + h * hd, key, hd) * t.scale;
+  }
+  for (int h = 0; h < t.group; ++h) {
+    float* sc = scores + size_t(h) * t.n_keys;
+    float mx = sc[0];
+    for (int j = 1; j < t.n_keys; ++j) mx = sc[j] > mx ? sc[j] : mx;
+    const float inv = 1.0f / exp_shift_sum(sc, t.n_keys, mx);
+    for (int j = 0; j < t.n_keys; ++j) sc[j] *= inv;
+    for (int d = 0; d < hd; ++d) t.out[h * hd + d] = 0.0f;
+  }
+  for (int j = 0; j < t.n_keys; ++j) {
+    const float* val = t.v_base + size_t(t.table[j / t.block_size]) * t.block_stride +
+                       size_t(j % t.block_size) * hd;
+    for (int h = 0; h < t.group; ++h)
+      axpy(scores[size_t(h) * t.n_keys + j], val, t.out + h * hd, hd);
+  }
 }
 
 struct SeqOfToken {
@@ -87,35 +141,19 @@ void paged_attention(const Tensor& q, const KvLayer& cache, const AttentionMeta&
     for (int64_t task = b; task < e; ++task) {
       const int t = int(task / num_kv_heads), g = int(task % num_kv_heads);
       const auto [s, pos] = token_seq[t];
-      const int n_keys = pos + 1;
-      const int32_t* table = meta.block_tables + size_t(s) * meta.max_blocks_per_seq;
-      const float* qrow = static_cast<const float*>(q.row_ptr(t)) + size_t(g) * group * head_dim;
-      float* orow = static_cast<float*>(out.row_ptr(t)) + size_t(g) * group * head_dim;
-
-      for (int j = 0; j < n_keys; ++j) {
-        const float* key = kbase + size_t(table[j / block_size]) * block_stride +
-                           (size_t(g) * block_size + j % block_size) * head_dim;
-        for (int h = 0; h < group; ++h)
-          scores[size_t(h) * n_keys + j] = dot(qrow + h * head_dim, key, head_dim) * scale;
-      }
-      for (int h = 0; h < group; ++h) {
-        float* sc = scores.data() + size_t(h) * n_keys;
-        const float mx = *std::max_element(sc, sc + n_keys);
-        float sum = 0.0f;
-        for (int j = 0; j < n_keys; ++j) {
-          sc[j] = std::exp(sc[j] - mx);
-          sum += sc[j];
-        }
-        const float inv = 1.0f / sum;
-        for (int j = 0; j < n_keys; ++j) sc[j] *= inv;
-        std::fill(orow + h * head_dim, orow + (h + 1) * head_dim, 0.0f);
-      }
-      for (int j = 0; j < n_keys; ++j) {
-        const float* val = vbase + size_t(table[j / block_size]) * block_stride +
-                           (size_t(g) * block_size + j % block_size) * head_dim;
-        for (int h = 0; h < group; ++h)
-          axpy(scores[size_t(h) * n_keys + j], val, orow + h * head_dim, head_dim);
-      }
+      HeadGroupTask task_args;
+      task_args.table = meta.block_tables + size_t(s) * meta.max_blocks_per_seq;
+      task_args.q = static_cast<const float*>(q.row_ptr(t)) + size_t(g) * group * head_dim;
+      task_args.out = static_cast<float*>(out.row_ptr(t)) + size_t(g) * group * head_dim;
+      task_args.k_base = kbase + size_t(g) * block_size * head_dim;
+      task_args.v_base = vbase + size_t(g) * block_size * head_dim;
+      task_args.block_stride = block_stride;
+      task_args.block_size = block_size;
+      task_args.head_dim = head_dim;
+      task_args.group = group;
+      task_args.n_keys = pos + 1;
+      task_args.scale = scale;
+      attend(task_args, scores.data());
     }
   });
 }

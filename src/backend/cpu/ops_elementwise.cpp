@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "ops_kernels.h"
+#include "ops_vec_math.h"
 #include "tessera/backend/quant.h"
 #include "tessera/core/error.h"
 #include "tessera/core/parallel.h"
@@ -14,7 +15,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void silu_mul_row(c
                                                                                float* o,
                                                                                int64_t n) {
   // (g * sigmoid(g)) * u, rounded as transformers computes it.
-  for (int64_t i = 0; i < n; ++i) o[i] = (g[i] * (1.0f / (1.0f + std::exp(-g[i])))) * u[i];
+  for (int64_t i = 0; i < n; ++i) o[i] = (g[i] * (1.0f / (1.0f + exp_fast(-g[i])))) * u[i];
 }
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) void add_row(float* x, const float* y,
