@@ -25,7 +25,9 @@ void add_engine_flags(CLI::App& app, EngineFlags& f) {
   app.add_option("--gpu-memory-utilization", c.gpu_memory_utilization,
                  "Fraction of GPU memory to use (cuda)")
       ->capture_default_str();
-  app.add_flag("--no-prefix-caching", f.no_prefix_caching, "Disable prefix caching");
+  app.add_flag("--enable-prefix-caching,!--no-enable-prefix-caching,!--no-prefix-caching",
+               f.config.enable_prefix_caching,
+               "Share KV blocks between requests with the same prefix (default on)");
   app.add_option("--max-waiting-requests", c.max_waiting_requests,
                  "Queue limit; beyond it requests are refused")
       ->capture_default_str();
@@ -60,7 +62,6 @@ EngineConfig engine_config(const EngineFlags& f) {
   EngineConfig c = f.config;
   if (!f.kv_cache_memory.empty())
     c.kv_cache_memory = parse_size(f.kv_cache_memory, "--kv-cache-memory");
-  c.enable_prefix_caching = !f.no_prefix_caching;
   return c;
 }
 

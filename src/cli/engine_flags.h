@@ -12,7 +12,6 @@ namespace tessera::cli {
 struct EngineFlags {
   EngineConfig config;
   std::string kv_cache_memory;  // "512M", "2G", bytes
-  bool no_prefix_caching = false;
 };
 
 void add_engine_flags(CLI::App& app, EngineFlags& flags);

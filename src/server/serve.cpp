@@ -93,7 +93,8 @@ void add_serve_flags(CLI::App& app, ServeOptions& o) {
                  "Fraction of GPU memory to use")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
-  app.add_flag("--enable-prefix-caching,!--no-enable-prefix-caching", o.enable_prefix_caching,
+  app.add_flag("--enable-prefix-caching,!--no-enable-prefix-caching,!--no-prefix-caching",
+               o.enable_prefix_caching,
                "Share KV blocks between requests with the same prefix (default on)");
   app.add_option("--max-waiting-requests", o.max_waiting_requests,
                  "Waiting-queue limit; beyond it requests get 503 with Retry-After")
