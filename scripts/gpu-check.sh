@@ -233,7 +233,7 @@ if want model; then
     TESSERA_HF_REFERENCE=$ref TESSERA_TEST_DEVICE=cuda timeout 300 "$bin_test_model" \
       --gtest_filter='HfReference.*' >>"$OUT/model.log" 2>&1
     rc=$?
-    grep -E "rows: rel L2|transformers bf16|reference:" "$OUT/model.log"
+    grep -E "rows: rel L2|by position|transformers bf16|reference:" "$OUT/model.log"
     if [ $rc -eq 0 ]; then
       note "model vs transformers (cuda): passed in $(( $(date +%s) - start )) s"
     else
@@ -242,7 +242,7 @@ if want model; then
     fi
     wait $cpu_pid
     rc=$?
-    grep -E "rows: rel L2" "$OUT/model_cpu.log"
+    grep -E "rows: rel L2|by position" "$OUT/model_cpu.log"
     note "model vs transformers (cpu, same reference): exit $rc"
   else
     tail -30 "$OUT/model.log"
@@ -305,6 +305,9 @@ if want bench; then
   else
     tail -20 "$OUT/latency.log"; note "bench latency: FAILED"
   fi
+  # The same without CUDA graphs, for what they save.
+  timeout 240 "$bin_tessera" bench latency --device cuda --load-format dummy -m $cfg --enforce-eager \
+    >"$OUT/latency_eager.txt" 2>"$OUT/latency_eager.log" || note "bench latency --enforce-eager: FAILED"
   start=$(date +%s)
   if timeout 360 "$bin_tessera" bench throughput --device cuda --load-format dummy -m $cfg --grid \
       --num-prompts "${BENCH_PROMPTS:-256}" --max-num-seqs 256 --max-num-batched-tokens 8192 \
@@ -329,6 +332,9 @@ if want bench; then
     echo '```'
     cat "$OUT/latency.txt" 2>/dev/null
     echo
+    echo "--enforce-eager (no CUDA graphs):"
+    grep -E "^\| (time to first|decode)" "$OUT/latency_eager.txt" 2>/dev/null
+    echo
     cat "$OUT/throughput.txt" 2>/dev/null
     echo
     cat "$OUT/hf_generate.txt" 2>/dev/null
@@ -344,6 +350,7 @@ if want kernels; then sed -n '/^ceilings:/,$p' "$OUT/bench.log" 2>/dev/null | he
 if want bench; then
   echo
   grep -E "^\| (time to first|decode)" "$OUT/latency.txt" 2>/dev/null | sed 's/^/  tessera latency /'
+  grep -E "^\| decode" "$OUT/latency_eager.txt" 2>/dev/null | sed 's/^/  tessera latency, eager /'
   grep -E "^\| [0-9]+/[0-9]+" "$OUT/throughput.txt" 2>/dev/null | sed 's/^/  tessera /'
   grep -E "^\| (latency|throughput)" "$OUT/hf_generate.txt" 2>/dev/null | sed 's/^/  transformers /'
 fi

@@ -4,7 +4,8 @@ Hugging Face transformers, for tests/model/hf_reference_test.cpp.
 
 Builds the model from a LlamaConfig with random weights (seeded), rounds the
 weights to bfloat16 (so tessera's bf16 copy of them is exact and only the
-arithmetic differs), saves it as an HF folder (config.json +
+arithmetic differs; the model itself stays float32, rotary frequencies
+included), saves it as an HF folder (config.json +
 model.safetensors; no tokenizer: the test feeds token ids), runs a few
 random token sequences of different lengths through it in float32 (TF32
 off) and writes every position's logits:
@@ -25,7 +26,7 @@ import pathlib
 import time
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
 LENGTHS = [1, 17, 128, 700, 1500]
 
@@ -74,26 +75,33 @@ def main():
             if p.dim() == 1:
                 p.uniform_(0.5, 1.5)
             p.copy_(p.to(torch.bfloat16).to(torch.float32))
-    model.to(torch.bfloat16).save_pretrained(out)  # model.safetensors
-    model.to(torch.float32).to(args.device)
+    # Save a bf16 copy of the weights, but keep this model in float32 as it
+    # is: Module.to(bfloat16) would also round the rotary inv_freq buffer,
+    # and the reference would rotate by bf16-rounded frequencies.
+    model.save_pretrained(out, state_dict={k: v.to(torch.bfloat16) for k, v in model.state_dict().items()})
+    model.to(args.device)
 
     gen = torch.Generator().manual_seed(args.seed + 1)
     sequences = [torch.randint(0, config.vocab_size, (n,), generator=gen).tolist() for n in LENGTHS]
-    baseline = []
+    refs = []
     with open(out / "logits.f32", "wb") as f, torch.no_grad():
         for ids in sequences:
             x = torch.tensor([ids], device=args.device)
             ref = model(input_ids=x).logits[0].float()
             f.write(ref.cpu().numpy().astype("float32").tobytes())
-            baseline.append(ref)
-        model.to(torch.bfloat16)
-        for i, ids in enumerate(sequences):
+            refs.append(ref)
+    # transformers itself in bf16 (loaded the usual way, from the folder),
+    # against its float32 logits: the scale of bf16 error to expect.
+    del model
+    bf16_model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.bfloat16).to(args.device).eval()
+    baseline = []
+    with torch.no_grad():
+        for ids, ref in zip(sequences, refs):
             x = torch.tensor([ids], device=args.device)
-            got = model(input_ids=x).logits[0].float()
-            ref = baseline[i]
+            got = bf16_model(input_ids=x).logits[0].float()
             rel = float((got - ref).norm() / ref.norm())
             top1 = float((got.argmax(-1) == ref.argmax(-1)).float().mean())
-            baseline[i] = {"length": len(ids), "rel_l2": rel, "top1": top1}
+            baseline.append({"length": len(ids), "rel_l2": rel, "top1": top1})
     meta = {
         "vocab_size": config.vocab_size,
         "sequences": sequences,

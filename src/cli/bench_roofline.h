@@ -2,8 +2,9 @@
 // measured in the same run on the device the engine uses, and the model's
 // work per token. Conventions (stated in every table):
 //  - copy bandwidth counts bytes read plus bytes written (a copy of N bytes
-//    moves 2N), as the memory system sees it; a decode step that reads W
-//    bytes of weights cannot take less than W / bandwidth.
+//    moves 2N), as the memory system sees it (on CUDA the better of a copy
+//    kernel and cudaMemcpy of 1 GiB); a decode step that reads W bytes of
+//    weights cannot take less than W / bandwidth.
 //  - the GEMM rate is that of one large matmul through the backend (bf16 on
 //    CUDA: 8192^3 on random data; f32 x bf16 on the CPU); a prefill of T
 //    tokens cannot take less than 2 * params * T / rate, params being the

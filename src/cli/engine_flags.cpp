@@ -31,6 +31,8 @@ void add_engine_flags(CLI::App& app, EngineFlags& f) {
                  "Fraction of GPU memory to use (cuda)")
       ->capture_default_str();
   app.add_flag("--no-prefix-caching", f.no_prefix_caching, "Disable prefix caching");
+  app.add_flag("--enforce-eager", c.enforce_eager,
+               "CUDA: run decode steps op by op instead of replaying CUDA graphs");
   app.add_option("--max-waiting-requests", c.max_waiting_requests,
                  "Queue limit; beyond it requests are refused")
       ->capture_default_str();

@@ -46,8 +46,15 @@ struct Reference {
 struct Score {
   double err2 = 0, ref2 = 0, worst_row = 0;
   int64_t rows = 0, top1 = 0, ties = 0, top1_decided = 0;
+  // By position: 0, 1-15, 16-127, 128-699, 700+ (where an error comes from).
+  static constexpr int kBuckets = 5;
+  double bucket_err2[kBuckets] = {}, bucket_ref2[kBuckets] = {};
 
-  void add(const float* got, const float* want, int64_t vocab) {
+  static int bucket(int pos) {
+    return pos == 0 ? 0 : pos < 16 ? 1 : pos < 128 ? 2 : pos < 700 ? 3 : 4;
+  }
+
+  void add(const float* got, const float* want, int64_t vocab, int pos) {
     double e = 0, r = 0;
     int64_t a = 0, b = 0;
     float best = -INFINITY, second = -INFINITY;
@@ -66,6 +73,8 @@ struct Score {
     }
     err2 += e;
     ref2 += r;
+    bucket_err2[bucket(pos)] += e;
+    bucket_ref2[bucket(pos)] += r;
     worst_row = std::max(worst_row, std::sqrt(e / r));
     ++rows;
     top1 += a == b;
@@ -155,7 +164,7 @@ class HfReference : public ::testing::Test {
   }
 
   // Runs one step and scores every row it returns.
-  void step(const std::vector<Work>& work, Score& score) {
+  void step(const std::vector<Work>& work, Score& score, bool want_all_logits = true) {
     std::vector<ScheduledSeq> seqs;
     for (const Work& w : work) {
       ScheduledSeq s;
@@ -165,7 +174,7 @@ class HfReference : public ::testing::Test {
       s.num_new = w.n;
       s.block_table = tables_[w.seq];
       s.want_logits = true;
-      s.want_all_logits = true;
+      s.want_all_logits = want_all_logits;
       seqs.push_back(s);
     }
     std::vector<int> first_row;
@@ -174,7 +183,7 @@ class HfReference : public ::testing::Test {
       const Work& w = work[i];
       for (int r = 0; r < w.n; ++r)
         score.add(logits.data() + size_t(first_row[i] + r) * size_t(ref_->vocab),
-                  ref_->row(w.seq, done_[w.seq] + r), ref_->vocab);
+                  ref_->row(w.seq, done_[w.seq] + r), ref_->vocab, done_[w.seq] + r);
       done_[w.seq] += w.n;
     }
   }
@@ -186,6 +195,12 @@ class HfReference : public ::testing::Test {
         what, test_device().c_str(), static_cast<long long>(s.rows), s.rel_l2(), s.worst_row,
         100.0 * double(s.top1) / double(s.rows), 100.0 * s.decided_agreement(),
         static_cast<long long>(s.rows - s.ties));
+    std::printf("    rel L2 by position:");
+    const char* names[Score::kBuckets] = {"0", "1-15", "16-127", "128-699", "700+"};
+    for (int b = 0; b < Score::kBuckets; ++b)
+      if (s.bucket_ref2[b] > 0)
+        std::printf(" %s: %.2e", names[b], std::sqrt(s.bucket_err2[b] / s.bucket_ref2[b]));
+    std::printf("\n");
     EXPECT_GT(s.rows, 0);
     EXPECT_LE(s.rel_l2(), 2e-2) << what;
     EXPECT_GE(s.decided_agreement(), 0.99) << what;
@@ -266,6 +281,27 @@ TEST_F(HfReference, BatchedDecodeAtDifferentContexts) {
     step(work, score);
   }
   expect_close("batched decode, contexts 1..1500", score);
+}
+
+TEST_F(HfReference, BatchedDecodeThroughCudaGraphs) {
+  // The same schedule with decode steps replayed as CUDA graphs (batches of
+  // 5, 4 and 3 sequences: buckets 8 and 4, so padding rows run too).
+  if (test_device() != "cuda") GTEST_SKIP() << "CUDA graphs need TESSERA_TEST_DEVICE=cuda";
+  runner_->enable_cuda_graphs(8, 4096);
+  Score prefill_score, score;
+  std::vector<Work> prefill;
+  for (size_t s = 0; s < num_seqs(); ++s)
+    if (length(s) > 40) prefill.push_back({s, length(s) - 40});
+  step(prefill, prefill_score);
+  while (true) {
+    std::vector<Work> work;
+    for (size_t s = 0; s < num_seqs(); ++s)
+      if (done_[s] < length(s)) work.push_back({s, 1});
+    if (work.empty()) break;
+    step(work, score, /*want_all_logits=*/false);
+  }
+  EXPECT_EQ(runner_->cuda_graphs_captured(), 2);  // buckets 8 and 4
+  expect_close("batched decode, CUDA graphs", score);
 }
 
 TEST_F(HfReference, TransformersBf16Baseline) {

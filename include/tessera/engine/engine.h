@@ -100,6 +100,8 @@ struct EngineConfig {
   int64_t kv_cache_memory = 0;
   double gpu_memory_utilization = 0.9;
   bool enable_prefix_caching = true;
+  // CUDA: run every step op by op (no CUDA graphs for decode steps).
+  bool enforce_eager = false;
   int max_waiting_requests = 1024;
   std::optional<uint64_t> seed;  // seeds of unseeded requests; unset: from the OS
 };
