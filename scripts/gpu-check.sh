@@ -323,9 +323,9 @@ if want bench; then
   else
     tail -20 "$OUT/hf_generate.log"; note "transformers generate: FAILED"
   fi
-  commit=$(cat .gpu-commit 2>/dev/null || git log -1 --format='%h' 2>/dev/null || echo unknown)
+  commit=$( (awk '{print substr($2, 1, 9)}' .gpu-commit || git log -1 --format='%h') 2>/dev/null)
   {
-    echo "## $(date -u +%F): ${device:-unknown GPU}, commit ${commit}"
+    echo "## $(date -u +%F): ${device:-unknown GPU}, commit ${commit:-unknown}"
     echo
     echo "Llama-3-8B shapes (tests/data/configs/llama3-8b.json), bf16, dummy weights; \`scripts/gpu-check.sh\`."
     echo
