@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
-# Builds tessera for Hopper (sm_90a) on a machine with an NVIDIA GPU, runs the
-# CUDA tests (and compute-sanitizer memcheck on them when it is installed),
-# runs the kernel benchmark, and prints a short summary table last.
+# Builds tessera for Hopper (sm_90a) on a machine with an NVIDIA GPU and checks
+# it there, printing a short summary table last:
+#   kernels  the CUDA kernel tests (compute-sanitizer memcheck/racecheck on them
+#            when installed) and the kernel benchmark;
+#   model    a random-init Llama (GQA, llama3 rope) built in transformers on the
+#            GPU (scripts/make_gpu_reference.py) against tessera on CUDA, through
+#            the ModelRunner under several schedules (tests/reference/hf_reference_test.cpp);
+#   greedy   the default model's greedy tokens on the GPU against the CPU path's
+#            (when the model file is in the models folder);
+#   bench    `tessera bench latency` and `bench throughput --grid` on the
+#            Llama-3-8B shapes with dummy weights, and transformers' generate at
+#            the same shapes (scripts/hf_generate_bench.py), side by side.
 #
 #   scripts/gpu-check.sh                    # on the GPU machine, from the repo root
 #   scripts/gpu-check.sh --fetch-deps DIR   # here: download the Debian packages
 #                                           # the build needs into DIR
+#
+# Environment: ONLY="kernels model greedy bench" (sections to run; default all),
+# SANITIZER=0 (skip compute-sanitizer), PREBUILT=DIR (binaries already built
+# for sm_90a elsewhere: DIR/bin/{tessera,test_cuda,test_reference,bench_cuda_kernels}
+# and the shared libraries they need in DIR/lib; skips configure and build),
+# BENCH_PROMPTS (requests per grid point, scaled by length; default 256).
 #
 # The GPU machine has CUDA, cmake, ninja and python3 but not the C++ libraries
 # tessera builds against (fmt, spdlog, GoogleTest, ...) and no network. When
@@ -72,7 +87,26 @@ if compgen -G "$deps_dir/*.deb" >/dev/null; then
 fi
 
 # ---- configure and build ----------------------------------------------------
+sections=${ONLY:-kernels model greedy bench}
+want() { [[ " $sections " == *" $1 "* ]]; }
 build=build-gpu
+if [ -n "${PREBUILT:-}" ]; then
+  # Wrappers that give the carried libraries to our programs only (not to
+  # python3 and torch, which bring their own).
+  prebuilt=$(cd "$PREBUILT" && pwd)
+  mkdir -p /tmp/tessera-bin
+  for b in tessera test_cuda test_reference bench_cuda_kernels; do
+    printf '#!/bin/sh\nLD_LIBRARY_PATH=%s/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} exec %s/bin/%s "$@"\n' \
+      "$prebuilt" "$prebuilt" "$b" >/tmp/tessera-bin/$b
+    chmod +x /tmp/tessera-bin/$b
+  done
+  bin_tessera=/tmp/tessera-bin/tessera bin_test_cuda=/tmp/tessera-bin/test_cuda
+  bin_test_reference=/tmp/tessera-bin/test_reference bin_bench=/tmp/tessera-bin/bench_cuda_kernels
+  note "build: prebuilt binaries from $PREBUILT ($(cat "$PREBUILT/commit" 2>/dev/null))"
+else
+bin_tessera=$build/tessera bin_test_cuda=$build/tests/test_cuda
+bin_test_reference=$build/tests/test_reference bin_bench=$build/bench/bench_cuda_kernels
+targets=(test_cuda bench_cuda_kernels tessera test_reference)
 set -o pipefail
 if ! cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSERA_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90a -DTESSERA_TESTS=ON -DTESSERA_BENCH=ON \
@@ -90,7 +124,7 @@ else
   note "gencode: sm_90a NOT found in build.ninja"
 fi
 start=$(date +%s)
-if ! ninja -C "$build" -j"$jobs" test_cuda bench_cuda_kernels >>"$OUT/build.log" 2>&1; then
+if ! ninja -C "$build" -j"$jobs" "${targets[@]}" >>"$OUT/build.log" 2>&1; then
   grep -E "error|FAILED" "$OUT/build.log" | head -40
   # This machine's host compiler may warn where the development one does not:
   # say so, then build once more with warnings allowed, to still test.
@@ -100,21 +134,26 @@ if ! ninja -C "$build" -j"$jobs" test_cuda bench_cuda_kernels >>"$OUT/build.log"
   chmod +x /tmp/tessera-no-werror /tmp/tessera-no-werror-cuda
   cmake "$build" -DCMAKE_CXX_COMPILER_LAUNCHER=/tmp/tessera-no-werror \
     -DCMAKE_CUDA_COMPILER_LAUNCHER=/tmp/tessera-no-werror-cuda >>"$OUT/build.log" 2>&1
-  if ! ninja -C "$build" -j"$jobs" test_cuda bench_cuda_kernels >>"$OUT/build.log" 2>&1; then
+  if ! ninja -C "$build" -j"$jobs" "${targets[@]}" >>"$OUT/build.log" 2>&1; then
     grep -E "error|FAILED" "$OUT/build.log" | tail -40
     echo "gpu-check: build FAILED (see $OUT/build.log)"
     exit 1
   fi
 fi
 note "build: ok in $(( $(date +%s) - start )) s"
-if command -v cuobjdump >/dev/null; then
+fi
+if command -v cuobjdump >/dev/null && [ -z "${PREBUILT:-}" ]; then
   cuobjdump --list-elf "$build"/src/backend/libtessera_backend_cuda.a 2>/dev/null \
     | grep -o "sm_[0-9a-z]*" | sort | uniq -c | tee -a "$OUT/env.txt"
+elif command -v cuobjdump >/dev/null; then
+  cuobjdump --list-elf "$prebuilt/bin/test_cuda" 2>/dev/null | grep -o "sm_[0-9a-z]*" | sort | uniq -c \
+    | tee -a "$OUT/env.txt"
 fi
 
-# ---- tests --------------------------------------------------------------
+# ---- kernel tests ------------------------------------------------------------
+if want kernels; then
 start=$(date +%s)
-"$build"/tests/test_cuda >"$OUT/test_cuda.log" 2>&1
+"$bin_test_cuda" >"$OUT/test_cuda.log" 2>&1
 rc=$?
 grep -E "^\[  (FAILED|PASSED) " "$OUT/test_cuda.log" | sort -u | head -30
 tests_line=$(grep -E "^\[==========\] [0-9]+ tests" "$OUT/test_cuda.log" | tail -1)
@@ -128,7 +167,7 @@ fi
 
 # ---- benchmark ----------------------------------------------------------
 start=$(date +%s)
-if "$build"/bench/bench_cuda_kernels --json "$OUT/bench.json" >"$OUT/bench.log" 2>&1; then
+if "$bin_bench" --json "$OUT/bench.json" >"$OUT/bench.log" 2>&1; then
   note "bench: ok in $(( $(date +%s) - start )) s"
 else
   note "bench: FAILED"
@@ -139,10 +178,12 @@ fi
 # memcheck on the whole suite (less the test that asks for 4 TiB on purpose:
 # the sanitizer reports that failed cudaMalloc as an error), then racecheck
 # on the attention kernels (shared-memory hazards), at smaller sizes.
-if command -v compute-sanitizer >/dev/null; then
+if [ "${SANITIZER:-1}" = 0 ]; then
+  note "compute-sanitizer: skipped (SANITIZER=0)"
+elif command -v compute-sanitizer >/dev/null; then
   start=$(date +%s)
   timeout "${SANITIZER_TIMEOUT:-300}" compute-sanitizer --tool memcheck --error-exitcode 9 \
-    --print-limit 20 "$build"/tests/test_cuda --gtest_filter='-CudaBackend.OutOfMemoryIsAnError' \
+    --print-limit 20 "$bin_test_cuda" --gtest_filter='-CudaBackend.OutOfMemoryIsAnError' \
     >"$OUT/sanitizer.log" 2>&1
   rc=$?
   errors=$(grep -m1 "ERROR SUMMARY" "$OUT/sanitizer.log")
@@ -155,7 +196,7 @@ if command -v compute-sanitizer >/dev/null; then
   start=$(date +%s)
   echo "==== racecheck" >>"$OUT/sanitizer.log"
   TESSERA_CUDA_TEST_QUICK=1 timeout 180 compute-sanitizer --tool racecheck --error-exitcode 9 \
-    "$build"/tests/test_cuda --gtest_filter='CudaAttention.*' >>"$OUT/sanitizer.log" 2>&1
+    "$bin_test_cuda" --gtest_filter='CudaAttention.*' >>"$OUT/sanitizer.log" 2>&1
   rc=$?
   errors=$(grep "RACECHECK SUMMARY\|ERROR SUMMARY" "$OUT/sanitizer.log" | tail -1)
   note "racecheck (attention): exit $rc (${errors:-no summary}) in $(( $(date +%s) - start )) s"
@@ -172,13 +213,144 @@ if [ "${PROFILE:-0}" = 1 ] && command -v ncu >/dev/null; then
       --launch-count 1 --section SpeedOfLight --section Occupancy --section LaunchStats \
       --section SchedulerStats --section WarpStateStats --section MemoryWorkloadAnalysis \
       --section ComputeWorkloadAnalysis --section InstructionStats \
-      "$build"/bench/bench_cuda_kernels --quick --filter "$1" >>"$OUT/ncu.txt" 2>&1
+      "$bin_bench" --quick --filter "$1" >>"$OUT/ncu.txt" 2>&1
   done
   note "profile: ncu.txt"
+fi
+
+fi  # kernels
+
+# ---- model: transformers' logits on the same random-init Llama -------------------
+if want model; then
+  start=$(date +%s)
+  ref=/tmp/tessera-hf-reference
+  if PYTHONUNBUFFERED=1 timeout 300 python3 scripts/make_gpu_reference.py --out "$ref" >"$OUT/model.log" 2>&1; then
+    # The CPU path on the same reference, at the same time (it is slow and
+    # checks the reference and the harness, not the GPU).
+    TESSERA_HF_REFERENCE=$ref TESSERA_TEST_DEVICE=cpu timeout 300 "$bin_test_reference" \
+      --gtest_filter='HfReference.*' >"$OUT/model_cpu.log" 2>&1 &
+    cpu_pid=$!
+    TESSERA_HF_REFERENCE=$ref TESSERA_TEST_DEVICE=cuda timeout 300 "$bin_test_reference" \
+      --gtest_filter='HfReference.*' >>"$OUT/model.log" 2>&1
+    rc=$?
+    grep -E "rows: rel L2|by position|transformers bf16|reference:" "$OUT/model.log"
+    if [ $rc -eq 0 ]; then
+      note "model vs transformers (cuda): passed in $(( $(date +%s) - start )) s"
+    else
+      note "model vs transformers (cuda): FAILED (exit $rc)"
+      grep -B2 -A8 "Failure" "$OUT/model.log" | head -60
+    fi
+    wait $cpu_pid
+    rc=$?
+    grep -E "rows: rel L2|by position" "$OUT/model_cpu.log"
+    note "model vs transformers (cpu, same reference): exit $rc"
+  else
+    tail -30 "$OUT/model.log"
+    note "model vs transformers: reference script FAILED"
+  fi
+fi
+
+# ---- greedy: the default model on the GPU against the CPU path -----------------
+if want greedy; then
+  models=${TESSERA_MODELS:-$HOME/.cache/tessera/models}
+  if [ -f "$models/SmolLM2-135M-Instruct.Q4_1.gguf" ]; then
+    start=$(date +%s)
+    prompts=$OUT/greedy_prompts.jsonl
+    python3 - "$prompts" <<'PY'
+import json, sys
+prompts = ["The capital of France is", "def fibonacci(n):\n", "Once upon a time, in a small village,",
+           "<|im_start|>user\nWhat is the tallest mountain in the world?<|im_end|>\n<|im_start|>assistant\n",
+           "1, 2, 3, 5, 8, 13, 21,", "Q: Why is the sky blue?\nA:"]
+with open(sys.argv[1], "w") as f:
+    for i, p in enumerate(prompts):
+        f.write(json.dumps({"id": i, "prompt": p, "max_tokens": 32, "temperature": 0,
+                            "ignore_eos": True}) + "\n")
+PY
+    for dev in cpu cuda; do
+      "$bin_tessera" generate -m smollm2-135m --device "$dev" --input "$prompts" \
+        --output "$OUT/greedy_$dev.jsonl" >>"$OUT/greedy.log" 2>&1
+    done
+    if python3 - "$OUT/greedy_cpu.jsonl" "$OUT/greedy_cuda.jsonl" >"$OUT/greedy.txt" <<'PY'
+import json, sys
+cpu = [json.loads(l) for l in open(sys.argv[1])]
+gpu = [json.loads(l) for l in open(sys.argv[2])]
+same = total = 0
+for a, b in zip(cpu, gpu):
+    x, y = a["choices"][0]["token_ids"], b["choices"][0]["token_ids"]
+    n = next((i for i, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
+    same += n; total += len(x)
+    print(f"prompt {a['id']}: first {n} of {len(x)} greedy tokens identical; "
+          f"cpu {a['choices'][0]['text'][:40]!r} / cuda {b['choices'][0]['text'][:40]!r}")
+print(f"greedy agreement: {same}/{total} tokens before the first divergence")
+PY
+    then
+      cat "$OUT/greedy.txt"
+      note "greedy smollm2 cuda vs cpu: $(tail -1 "$OUT/greedy.txt") ($(( $(date +%s) - start )) s)"
+    else
+      tail -20 "$OUT/greedy.log"
+      note "greedy smollm2 cuda vs cpu: FAILED"
+    fi
+  else
+    note "greedy: skipped (no $models/SmolLM2-135M-Instruct.Q4_1.gguf)"
+  fi
+fi
+
+# ---- bench: Llama-3-8B shapes, dummy weights; transformers beside ---------------
+if want bench; then
+  cfg=tests/data/configs/llama3-8b.json
+  start=$(date +%s)
+  if timeout 240 "$bin_tessera" bench latency --device cuda --load-format dummy -m $cfg \
+      >"$OUT/latency.txt" 2>"$OUT/latency.log"; then
+    note "bench latency: ok in $(( $(date +%s) - start )) s"
+  else
+    tail -20 "$OUT/latency.log"; note "bench latency: FAILED"
+  fi
+  # The same without CUDA graphs, for what they save.
+  timeout 240 "$bin_tessera" bench latency --device cuda --load-format dummy -m $cfg --enforce-eager \
+    >"$OUT/latency_eager.txt" 2>"$OUT/latency_eager.log" || note "bench latency --enforce-eager: FAILED"
+  start=$(date +%s)
+  if timeout 360 "$bin_tessera" bench throughput --device cuda --load-format dummy -m $cfg --grid \
+      --num-prompts "${BENCH_PROMPTS:-256}" --max-num-seqs 256 --max-num-batched-tokens 8192 \
+      >"$OUT/throughput.txt" 2>"$OUT/throughput.log"; then
+    note "bench throughput --grid: ok in $(( $(date +%s) - start )) s"
+  else
+    tail -20 "$OUT/throughput.log"; note "bench throughput --grid: FAILED"
+  fi
+  start=$(date +%s)
+  if PYTHONUNBUFFERED=1 timeout 300 python3 scripts/hf_generate_bench.py --config $cfg \
+      --json "$OUT/hf_generate.json" >"$OUT/hf_generate.txt" 2>"$OUT/hf_generate.log"; then
+    note "transformers generate: ok in $(( $(date +%s) - start )) s"
+  else
+    tail -20 "$OUT/hf_generate.log"; note "transformers generate: FAILED"
+  fi
+  commit=$( (awk '{print substr($2, 1, 9)}' .gpu-commit || git log -1 --format='%h') 2>/dev/null)
+  {
+    echo "## $(date -u +%F): ${device:-unknown GPU}, commit ${commit:-unknown}"
+    echo
+    echo "Llama-3-8B shapes (tests/data/configs/llama3-8b.json), bf16, dummy weights; \`scripts/gpu-check.sh\`."
+    echo
+    echo '```'
+    cat "$OUT/latency.txt" 2>/dev/null
+    echo
+    echo "--enforce-eager (no CUDA graphs):"
+    grep -E "^\| (time to first|decode)" "$OUT/latency_eager.txt" 2>/dev/null
+    echo
+    cat "$OUT/throughput.txt" 2>/dev/null
+    echo
+    cat "$OUT/hf_generate.txt" 2>/dev/null
+    echo '```'
+  } >"$OUT/RESULTS-entry.md"
 fi
 
 # ---- summary (last) ----------------------------------------------------------
 echo
 echo "==================== gpu-check summary: ${device:-unknown GPU}, $(date -u +%F) ===================="
 for line in "${summary[@]}"; do echo "  $line"; done
-sed -n '/^ceilings:/,$p' "$OUT/bench.log" 2>/dev/null
+if want kernels; then sed -n '/^ceilings:/,$p' "$OUT/bench.log" 2>/dev/null | head -12; fi
+if want bench; then
+  echo
+  grep -E "^\| (time to first|decode)" "$OUT/latency.txt" 2>/dev/null | sed 's/^/  tessera latency /'
+  grep -E "^\| decode" "$OUT/latency_eager.txt" 2>/dev/null | sed 's/^/  tessera latency, eager /'
+  grep -E "^\| [0-9]+/[0-9]+" "$OUT/throughput.txt" 2>/dev/null | sed 's/^/  tessera /'
+  grep -E "^\| (latency|throughput)" "$OUT/hf_generate.txt" 2>/dev/null | sed 's/^/  transformers /'
+fi

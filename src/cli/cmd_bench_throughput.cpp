@@ -2,15 +2,20 @@
 // TensorRT-LLM's benchmark: N random-token prompts of I tokens, each asked
 // for exactly O tokens (EOS ignored), all submitted at once; or the prompts
 // of a JSONL dataset. Prints requests/s, output tokens/s and total tokens/s,
-// beside a single request's figures from the same run.
+// beside a single request's figures from the same run. --grid runs the
+// ISL/OSL grid 128/128, 128/2048, 2048/128, 1000/1000 on one engine. On
+// CUDA each row also shows its distance to the roofline, from ceilings
+// measured in the same run (bench_roofline.h).
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 #include "bench_command.h"
 #include "bench_report.h"
+#include "bench_roofline.h"
 #include "engine_flags.h"
 #include "tessera/core/error.h"
 #include "tessera/engine/engine.h"
@@ -27,7 +32,11 @@ struct Flags {
   std::string dataset;
   uint64_t seed = 0;
   bool no_single = false;
+  bool grid = false;
 };
+
+// The grid of TensorRT-LLM's and vLLM's published throughput tables.
+constexpr std::pair<int, int> kGrid[] = {{128, 128}, {128, 2048}, {2048, 128}, {1000, 1000}};
 
 struct Workload {
   std::vector<std::vector<int32_t>> prompts;
@@ -35,20 +44,21 @@ struct Workload {
 };
 
 // Random ids from the ordinary (non-special) part of the vocabulary.
-Workload random_workload(const Engine& e, const Flags& f) {
+Workload random_workload(const Engine& e, int num_prompts, int input_len, int output_len,
+                         uint64_t seed) {
   const tokenizer::Tokenizer& tok = e.tokenizer();
   std::vector<int32_t> ordinary;
   for (int32_t id = 0; id < int32_t(tok.vocab_size()); ++id)
     if (!tok.is_special(id)) ordinary.push_back(id);
-  std::mt19937_64 rng(f.seed);
+  std::mt19937_64 rng(seed);
   Workload w;
   // Two more than asked for: one warms up, one runs alone; neither shares a
   // prefix with the measured batch.
-  for (int i = 0; i < f.num_prompts + 2; ++i) {
-    std::vector<int32_t> p(size_t(f.input_len));
+  for (int i = 0; i < num_prompts + 2; ++i) {
+    std::vector<int32_t> p(static_cast<size_t>(input_len));
     for (auto& id : p) id = ordinary[rng() % ordinary.size()];
     w.prompts.push_back(std::move(p));
-    w.output_lens.push_back(f.output_len);
+    w.output_lens.push_back(output_len);
   }
   return w;
 }
@@ -78,6 +88,7 @@ Workload dataset_workload(const Engine& e, const Flags& f) {
 
 ThroughputFigures run_workload(Engine& e, const Workload& w, size_t first, size_t count) {
   std::vector<std::shared_ptr<RequestHandle>> handles;
+  const int64_t steps0 = e.stats().steps;
   const auto t0 = std::chrono::steady_clock::now();
   int64_t prompt_tokens = 0, output_tokens = 0;
   for (size_t i = first; i < first + count; ++i) {
@@ -99,27 +110,65 @@ ThroughputFigures run_workload(Engine& e, const Workload& w, size_t first, size_
   fig.prompt_tokens = prompt_tokens;
   fig.output_tokens = output_tokens;
   fig.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  fig.steps = e.stats().steps - steps0;
   return fig;
+}
+
+// A grid point computes about num_prompts x 256 tokens (prompt + output),
+// whatever its lengths, so that every point takes a comparable time.
+int grid_prompts(int num_prompts, int input_len, int output_len) {
+  return std::max(8, int(int64_t(num_prompts) * 256 / (input_len + output_len)));
 }
 
 int run(const Flags& f) {
   EngineConfig config = engine_config(f.engine);
-  config.max_waiting_requests = std::max(config.max_waiting_requests, f.num_prompts + 1);
+  int most_prompts = f.num_prompts;
+  if (f.grid)
+    for (auto [in, out] : kGrid)
+      most_prompts = std::max(most_prompts, grid_prompts(f.num_prompts, in, out));
+  config.max_waiting_requests = std::max(config.max_waiting_requests, most_prompts + 1);
+  std::optional<Ceilings> ceil;
+  if (config.device == "cuda") ceil = measure_ceilings(config.device);
   auto engine = Engine::create(config);
-  const Workload w = f.dataset.empty() ? random_workload(*engine, f) : dataset_workload(*engine, f);
-  // Random workloads carry two extra prompts at the end (warm-up, single).
-  const size_t n = f.dataset.empty() ? w.prompts.size() - 2 : w.prompts.size();
-  run_workload(*engine, w, f.dataset.empty() ? n : 0, 1);  // pages in weights, sizes buffers
   std::vector<std::pair<std::string, ThroughputFigures>> rows;
-  if (!f.no_single)
-    rows.emplace_back("1 request", run_workload(*engine, w, f.dataset.empty() ? n + 1 : 0, 1));
-  rows.emplace_back(fmt::format("{} requests", n), run_workload(*engine, w, 0, n));
+  std::string workload;
+  if (f.grid) {
+    workload = "random prompts, ISL/OSL grid (about num-prompts x 256 tokens per point)";
+    bool warm = false;
+    for (auto [in, out] : kGrid) {
+      const int n = grid_prompts(f.num_prompts, in, out);
+      const Workload w = random_workload(*engine, n, in, out, f.seed + uint64_t(in) * 7 + out);
+      if (!warm) run_workload(*engine, w, size_t(n), 1);
+      warm = true;
+      rows.emplace_back(fmt::format("{}/{}, {} requests", in, out, n),
+                        run_workload(*engine, w, 0, size_t(n)));
+    }
+  } else {
+    const Workload w = f.dataset.empty() ? random_workload(*engine, f.num_prompts, f.input_len,
+                                                           f.output_len, f.seed)
+                                         : dataset_workload(*engine, f);
+    workload = f.dataset.empty()
+                   ? fmt::format("random prompts, {} in / {} out", f.input_len, f.output_len)
+                   : fmt::format("dataset {}", f.dataset);
+    // Random workloads carry two extra prompts at the end (warm-up, single).
+    const size_t n = f.dataset.empty() ? w.prompts.size() - 2 : w.prompts.size();
+    run_workload(*engine, w, f.dataset.empty() ? n : 0, 1);  // pages in weights, sizes buffers
+    if (!f.no_single)
+      rows.emplace_back("1 request", run_workload(*engine, w, f.dataset.empty() ? n + 1 : 0, 1));
+    rows.emplace_back(fmt::format("{} requests", n), run_workload(*engine, w, 0, n));
+  }
   const EngineStats stats = engine->stats();
-  print_throughput_table(
-      config,
-      f.dataset.empty() ? fmt::format("random prompts, {} in / {} out", f.input_len, f.output_len)
-                        : fmt::format("dataset {}", f.dataset),
-      rows, stats);
+  std::optional<RooflineInputs> roof;
+  if (ceil) {
+    const ModelConfig& mc = engine->model_config();
+    roof = RooflineInputs{ceil->device,
+                          ceil->copy_bytes_per_s,
+                          ceil->gemm_flops_per_s,
+                          double(engine->weight_bytes()),
+                          double(layer_params(mc)),
+                          double(head_params(mc))};
+  }
+  print_throughput_table(config, workload, rows, stats, roof);
   return 0;
 }
 
@@ -137,10 +186,15 @@ const bool registered = register_bench_command({
       app.add_option("--dataset", f->dataset, "JSONL file of {\"prompt\", \"output_len\"}");
       app.add_option("--seed", f->seed, "Seed of the random prompts")->capture_default_str();
       app.add_flag("--no-single", f->no_single, "Skip the single-request row");
+      app.add_flag("--grid", f->grid,
+                   "Run the ISL/OSL grid 128/128, 128/2048, 2048/128, 1000/1000 (random prompts; "
+                   "each point computes about --num-prompts x 256 prompt + output tokens)");
       return [f] {
         if (f->num_prompts <= 0 || f->input_len <= 0 || f->output_len <= 0)
           fail(ErrorKind::kInvalidArgument,
                "--num-prompts, --input-len and --output-len must be positive");
+        if (f->grid && !f->dataset.empty())
+          fail(ErrorKind::kInvalidArgument, "--grid runs random prompts; drop --dataset");
         return run(*f);
       };
     },

@@ -11,6 +11,11 @@ void add_engine_flags(CLI::App& app, EngineFlags& f) {
   app.add_option("-m,--model", c.model, "Model: short name (smollm2-135m), .gguf file or HF folder")
       ->capture_default_str();
   app.add_option("--device", c.device, "cpu or cuda")->capture_default_str();
+  app.add_option("--load-format", c.load_format,
+                 "auto (the model's files) or dummy (random weights for the shapes of -m's "
+                 "config.json; no tokenizer files needed)")
+      ->check(CLI::IsMember({"auto", "dummy"}))
+      ->capture_default_str();
   app.add_option("-t,--threads", c.threads, "CPU threads (0: all cores)")->capture_default_str();
   app.add_option("--max-num-seqs", c.max_num_seqs, "Most sequences in one step")
       ->capture_default_str();
@@ -28,6 +33,8 @@ void add_engine_flags(CLI::App& app, EngineFlags& f) {
   app.add_flag("--enable-prefix-caching,!--no-enable-prefix-caching,!--no-prefix-caching",
                f.config.enable_prefix_caching,
                "Share KV blocks between requests with the same prefix (default on)");
+  app.add_flag("--enforce-eager", c.enforce_eager,
+               "CUDA: run decode steps op by op instead of replaying CUDA graphs");
   app.add_option("--max-waiting-requests", c.max_waiting_requests,
                  "Queue limit; beyond it requests are refused")
       ->capture_default_str();

@@ -46,6 +46,8 @@ EngineImpl::EngineImpl(const EngineConfig& config, std::unique_ptr<WeightSource>
   max_model_len_ = int(config.max_model_len > 0
                            ? std::min<int64_t>(config.max_model_len, model_->config().max_position)
                            : model_->config().max_position);
+  if (!config.enforce_eager && backend_->device() == Device::kCUDA)
+    runner_.enable_cuda_graphs(std::min(config.max_num_seqs, 256), max_model_len_);
   thread_ = std::thread([this] { loop(); });
 }
 

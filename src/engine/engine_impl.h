@@ -37,6 +37,7 @@ class EngineImpl final : public Engine {
   const std::string& model_name() const override { return model_name_; }
   int max_model_len() const override { return max_model_len_; }
   std::string weights_dtype() const override;
+  size_t weight_bytes() const override { return model_->weight_bytes(); }
   void shutdown() override;
 
  private:

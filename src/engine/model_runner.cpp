@@ -32,6 +32,8 @@ void ModelRunner::ensure_capacity(int64_t tokens, int64_t seqs, int64_t max_bloc
 
 std::span<const float> ModelRunner::run(std::span<const ScheduledSeq> seqs,
                                         std::vector<int>& first_row) {
+  if (graph_max_batch_ > 0 && run_graph(seqs, first_row))
+    return {h_logits_.data(), h_logits_.size()};
   const int bs = kv_shape_.block_size;
   h_tokens_.clear();
   h_positions_.clear();

@@ -74,6 +74,7 @@ void LlamaModel::reserve(int64_t tokens, int64_t logit_rows) {
     ws_.gate_up = backend_.alloc(act, {tokens, 2 * f});
     ws_.act = backend_.alloc(act, {tokens, f});
     ws_tokens_ = tokens;
+    ++ws_epoch_;
   }
   if (logit_rows > ws_logit_rows_) {
     const DType act = backend_.activation_dtype();
@@ -81,6 +82,7 @@ void LlamaModel::reserve(int64_t tokens, int64_t logit_rows) {
     ws_.last_proj = backend_.alloc(act, {logit_rows, config_.hidden_size});
     ws_.last_h = backend_.alloc(act, {logit_rows, config_.hidden_size});
     ws_logit_rows_ = logit_rows;
+    ++ws_epoch_;
   }
 }
 

@@ -15,6 +15,7 @@ class LlamaModel final : public Model {
   Backend& backend() const override { return backend_; }
   void forward(const ForwardInput& in, std::vector<KvLayer>& kv_cache, Tensor& logits) override;
   size_t weight_bytes() const override { return bytes_; }
+  uint64_t workspace_epoch() const override { return ws_epoch_; }
 
  private:
   struct Layer {
@@ -35,6 +36,7 @@ class LlamaModel final : public Model {
   size_t bytes_ = 0;
   Workspace ws_;
   int64_t ws_tokens_ = 0, ws_logit_rows_ = 0;
+  uint64_t ws_epoch_ = 0;
 };
 
 }  // namespace tessera

@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "tessera/backend/backend.h"
@@ -55,6 +57,23 @@ void set_gemv_enabled(Backend& backend, bool on);
 // by a copy kernel on the backend's stream (the bandwidth ceiling of the
 // benchmarks; also usable for KV block copies).
 void copy_device(Backend& backend, void* dst, const void* src, size_t bytes);
+
+// The same by cudaMemcpyAsync (the copy engines) on the backend's stream:
+// benchmarks take the better of the two as the bandwidth ceiling.
+void memcpy_device(Backend& backend, void* dst, const void* src, size_t bytes);
+
+// CUDA graphs. capture_graph records the work `record` queues on the
+// backend's stream (nothing runs) and returns the instantiated graph; run
+// the same ops once outside a capture first, so that nothing allocates
+// while recording. When recording fails the capture is ended (the stream is
+// usable again) and the error is thrown. launch_graph replays it on the
+// stream.
+std::shared_ptr<void> capture_graph(Backend& backend, const std::function<void()>& record);
+void launch_graph(Backend& backend, const std::shared_ptr<void>& graph);
+// Changes whenever the backend replaces a workspace that captured graphs
+// point into (the attention split workspace grows): graphs captured under
+// another value must not be replayed.
+uint64_t workspace_epoch(const Backend& backend);
 
 // Fills a BF16 or F32 device tensor with uniform values in [-scale, scale)
 // from a counter-based generator: the same (seed, element index) always gives

@@ -86,16 +86,24 @@ class RequestHandle {
 struct EngineConfig {
   std::string model = "smollm2-135m";  // short name, .gguf path or HF folder
   std::string device = "cpu";          // "cpu" or "cuda"
-  int threads = 0;                     // CPU threads (0: all cores)
+  // "auto": weights from the model's files; "dummy": random weights for the
+  // shapes of its config.json (benchmarks; see WeightSource::open_dummy).
+  std::string load_format = "auto";
+  int threads = 0;  // CPU threads (0: all cores)
   int max_num_seqs = 64;
   int max_num_batched_tokens = 512;
   int max_model_len = 0;  // 0: the model's context length
   int block_size = 16;
-  int64_t kv_cache_memory = 0;  // bytes; 0: enough for max_num_seqs... see docs
+  // KV-cache bytes. 0: on the CPU two full contexts (at most a quarter of
+  // the RAM); on CUDA what a profile step leaves of gpu_memory_utilization
+  // times the device's memory (see engine_factory.cpp).
+  int64_t kv_cache_memory = 0;
   double gpu_memory_utilization = 0.9;
   bool enable_prefix_caching = true;
+  // CUDA: run every step op by op (no CUDA graphs for decode steps).
+  bool enforce_eager = false;
   int max_waiting_requests = 1024;
-  std::optional<uint64_t> seed;        // seeds of unseeded requests; unset: from the OS
+  std::optional<uint64_t> seed;  // seeds of unseeded requests; unset: from the OS
 };
 
 struct EngineStats {
@@ -130,6 +138,9 @@ class Engine {
   virtual int max_model_len() const = 0;
   // The weights' most common element type ("Q4_1", "BF16", ...).
   virtual std::string weights_dtype() const = 0;
+  // Bytes of weights one decode step reads, as loaded on the device (for
+  // bandwidth rooflines).
+  virtual size_t weight_bytes() const = 0;
   // Stops taking requests, aborts what is left, joins the loop thread.
   virtual void shutdown() = 0;
 };

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -36,8 +37,18 @@ class ModelRunner {
   // Copies whole KV blocks (copy-on-write for shared blocks).
   void copy_blocks(std::span<const std::pair<int32_t, int32_t>> src_dst);
 
+  // CUDA backends only (a no-op elsewhere): steps that only decode (one new
+  // token per sequence, logits of it) for at most `max_batch` sequences
+  // whose contexts fit `max_context` tokens are padded to a bucket size and
+  // replayed as CUDA graphs, one per bucket, captured the first time a
+  // bucket runs (model_runner_graphs.cpp). Other steps run as before.
+  void enable_cuda_graphs(int max_batch, int max_context);
+  int cuda_graphs_captured() const { return int(graphs_.size()); }
+
  private:
   void ensure_capacity(int64_t tokens, int64_t seqs, int64_t max_blocks, int64_t logit_rows);
+  // The graph path of run(): false when the step is not one it takes.
+  bool run_graph(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row);
 
   Model& model_;
   Backend& backend_;
@@ -50,6 +61,20 @@ class ModelRunner {
   // Device copies, grown on demand.
   Tensor d_tokens_, d_positions_, d_slots_, d_query_start_, d_context_lens_, d_block_tables_,
       d_logit_rows_, d_logits_;
+
+  // CUDA graphs: fixed buffers for the largest bucket (graphs point into
+  // them), and one graph per bucket size with the workspace epochs it was
+  // captured under.
+  struct Graph {
+    int batch = 0;
+    uint64_t backend_epoch = 0, model_epoch = 0;
+    std::shared_ptr<void> exec;
+  };
+  int graph_max_batch_ = 0;
+  int graph_table_width_ = 0;  // blocks per row of g_block_tables_
+  std::vector<Graph> graphs_;
+  Tensor g_tokens_, g_positions_, g_slots_, g_query_start_, g_context_lens_, g_block_tables_,
+      g_logit_rows_, g_logits_;
 };
 
 }  // namespace tessera

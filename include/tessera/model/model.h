@@ -39,6 +39,9 @@ class Model {
   virtual void forward(const ForwardInput& in, std::vector<KvLayer>& kv_cache, Tensor& logits) = 0;
   // Bytes of weights one decode step reads (for bandwidth figures).
   virtual size_t weight_bytes() const = 0;
+  // Changes whenever forward() replaces its activation buffers (a larger
+  // batch than before): CUDA graphs captured before point into the old ones.
+  virtual uint64_t workspace_epoch() const { return 0; }
 };
 
 }  // namespace tessera

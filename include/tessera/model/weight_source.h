@@ -1,5 +1,6 @@
-// Where a model's config and weights come from: a GGUF file, or an HF folder
-// (config.json + model.safetensors or a sharded model.safetensors.index.json).
+// Where a model's config and weights come from: a GGUF file, an HF folder
+// (config.json + model.safetensors or a sharded model.safetensors.index.json),
+// or random ("dummy") weights for the shapes a config.json describes.
 // Tensors are named the GGUF way whatever the source (token_embd.weight,
 // blk.N.attn_q.weight, ...; output.weight is absent when embeddings are
 // tied), and are views of the memory-mapped files.
@@ -33,13 +34,19 @@ struct WeightInfo {
 
 class WeightSource {
  public:
-  enum class Format { kGguf, kHfFolder };
+  enum class Format { kGguf, kHfFolder, kDummy };
 
   // `model` is a short name (smollm2-135m, looked up in $TESSERA_MODELS or
   // ~/.cache/tessera/models), a .gguf file, or an HF folder. Unknown names
   // and missing files: Error(kNotFound) saying where it looked; malformed
   // files: Error(kBadFile).
   static std::unique_ptr<WeightSource> open(const std::string& model);
+  // Random BF16 weights (like vLLM's --load-format dummy) for the model an
+  // HF config.json describes: `model` is that file or a folder holding one.
+  // Each tensor is made when asked for (values uniform with standard
+  // deviation 0.02, the same for the same name every time; norm weights 1),
+  // so the host never holds the whole model. See dummy_weights.cpp.
+  static std::unique_ptr<WeightSource> open_dummy(const std::string& model);
   // The file or folder `model` names (the same lookup open() does).
   static std::string resolve(const std::string& model);
   // $TESSERA_MODELS, or ~/.cache/tessera/models.

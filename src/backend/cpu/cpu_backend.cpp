@@ -4,6 +4,7 @@
 #include "tessera/backend/backend.h"
 #include "tessera/backend/quant.h"
 #include "tessera/core/error.h"
+#include "tessera/core/half.h"
 
 namespace tessera {
 namespace {
@@ -16,7 +17,21 @@ class CpuBackend final : public Backend {
   Tensor alloc(DType dtype, std::vector<int64_t> shape) override {
     return Tensor::empty(dtype, std::move(shape));
   }
-  Tensor load_weight(const Tensor& host) override { return cpu::prepare_weight(host); }
+  Tensor load_weight(const Tensor& host) override {
+    // Norm weights (1-D) are read as F32 by the norm ops; HF checkpoints
+    // (and dummy weights) store them in BF16 or F16.
+    if (host.ndim() == 1 && (host.dtype() == DType::kBF16 || host.dtype() == DType::kF16) &&
+        host.contiguous()) {
+      Tensor out = Tensor::empty(DType::kF32, host.shape());
+      const auto* in = host.data_as<uint16_t>();
+      float* dst = out.data_as<float>();
+      const bool bf16 = host.dtype() == DType::kBF16;
+      for (int64_t i = 0; i < host.numel(); ++i)
+        dst[i] = bf16 ? bf16_to_f32(in[i]) : fp16_to_f32(in[i]);
+      return out;
+    }
+    return cpu::prepare_weight(host);
+  }
 
   std::vector<KvLayer> alloc_kv_cache(const KvCacheShape& s) override {
     if (s.dtype != DType::kF32)

@@ -368,6 +368,7 @@ void* CudaBackend::attention_workspace(size_t bytes) {
   if (bytes > attn_workspace_bytes_) {
     attn_workspace_ = alloc_->allocate(bytes);
     attn_workspace_bytes_ = bytes;
+    ++workspace_epoch_;
   }
   return attn_workspace_.get();
 }
@@ -474,6 +475,39 @@ void release_cached_memory(Backend& backend) { as_cuda(backend).allocator().rele
 void copy_device(Backend& backend, void* dst, const void* src, size_t bytes) {
   backend.copy(dst, src, bytes);
 }
+void memcpy_device(Backend& backend, void* dst, const void* src, size_t bytes) {
+  TESSERA_CUDA_CHECK(
+      cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, as_cuda(backend).stream()));
+}
+
+std::shared_ptr<void> capture_graph(Backend& backend, const std::function<void()>& record) {
+  cudaStream_t s = as_cuda(backend).stream();
+  TESSERA_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+  cudaGraph_t graph = nullptr;
+  try {
+    record();
+  } catch (...) {
+    cudaStreamEndCapture(s, &graph);
+    if (graph) cudaGraphDestroy(graph);
+    cudaGetLastError();
+    throw;
+  }
+  TESSERA_CUDA_CHECK(cudaStreamEndCapture(s, &graph));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t err = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  if (err != cudaSuccess) fail_cuda(err, "cudaGraphInstantiate", __FILE__, __LINE__);
+  return std::shared_ptr<void>(
+      exec, [](void* e) { cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(e)); });
+}
+
+void launch_graph(Backend& backend, const std::shared_ptr<void>& graph) {
+  TESSERA_CUDA_CHECK(
+      cudaGraphLaunch(static_cast<cudaGraphExec_t>(graph.get()), as_cuda(backend).stream()));
+}
+
+uint64_t workspace_epoch(const Backend& backend) { return as_cuda(backend).workspace_epoch(); }
+
 void set_gemv_enabled(Backend& backend, bool on) { as_cuda(backend).set_use_gemv(on); }
 void fill_uniform(Backend& backend, Tensor& t, uint64_t seed, float scale) {
   as_cuda(backend).fill_uniform(t, seed, scale);

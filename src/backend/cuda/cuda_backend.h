@@ -61,6 +61,7 @@ class CudaBackend final : public Backend {
   // environment variable TESSERA_CUDA_GEMV=0 turns it off).
   void force_attention_partition(int keys) { forced_partition_ = keys; }
   void set_use_gemv(bool on) { use_gemv_ = on; }
+  uint64_t workspace_epoch() const { return workspace_epoch_; }
 
  private:
   void rope_kv(Tensor* q, Tensor* k, const Tensor* v, const Tensor* positions, const RopeParams* p,
@@ -77,6 +78,7 @@ class CudaBackend final : public Backend {
   std::unique_ptr<LtGemm> gemm_;
   std::shared_ptr<void> attn_workspace_;
   size_t attn_workspace_bytes_ = 0;
+  uint64_t workspace_epoch_ = 0;  // bumped when attn_workspace_ is replaced
   // Pinned ring for upload_i32; `staging_done_` follows the latest copy.
   void* staging_ = nullptr;
   size_t staging_bytes_ = 0, staging_head_ = 0;
