@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "engine_impl.h"
+#include "kv_cache_dtype.h"
 #include "tessera/core/error.h"
 #include "tessera/core/log.h"
 #include "tessera/core/parallel.h"
@@ -127,7 +128,7 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
   shape.block_size = config.block_size;
   shape.num_kv_heads = mc.num_kv_heads;
   shape.head_dim = mc.head_dim;
-  shape.dtype = backend->activation_dtype();
+  shape.dtype = kv_cache_dtype(config, *backend);
   const int64_t per_block = int64_t(shape.bytes_per_block());
   int64_t budget = config.kv_cache_memory;
   if (budget <= 0 && backend->device() == Device::kCUDA) {

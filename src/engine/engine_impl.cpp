@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kv_cache_dtype.h"
 #include "tessera/core/error.h"
 #include "tessera/core/log.h"
 
@@ -36,7 +37,7 @@ EngineImpl::EngineImpl(const EngineConfig& config, std::unique_ptr<WeightSource>
                 s.block_size = config.block_size;
                 s.num_kv_heads = model_->config().num_kv_heads;
                 s.head_dim = model_->config().head_dim;
-                s.dtype = backend_->activation_dtype();
+                s.dtype = kv_cache_dtype(config, *backend_);
                 return s;
               }()),
       scheduler_(kv_, SchedulerConfig{config.max_num_seqs, config.max_num_batched_tokens}),

@@ -47,7 +47,13 @@ int argmax(std::span<const float> v) {
   return int(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
-TEST(LlamaReference, PromptLogitsAndGreedyContinuationsMatchTransformers) {
+// Per KV-cache type: F32 (the default) and the half-size F16 cache. (A BF16
+// cache keeps 8 bits of mantissa: its logits are within 1e-2 too, but it
+// flips near ties of up to ~2e-2 that this test's greedy check rejects;
+// tests/backend/cpu_attention_test.cpp checks its kernels.)
+class LlamaReference : public ::testing::TestWithParam<DType> {};
+
+TEST_P(LlamaReference, PromptLogitsAndGreedyContinuationsMatchTransformers) {
   TestModel& tm = default_test_model();
   const Reference& ref = reference();
   const int64_t vocab = tm.model->config().vocab_size;
@@ -60,7 +66,7 @@ TEST(LlamaReference, PromptLogitsAndGreedyContinuationsMatchTransformers) {
     std::vector<int32_t> tokens = c["prompt_ids"].get<std::vector<int32_t>>();
     const auto expected = c["greedy_ids"].get<std::vector<int32_t>>();
     const auto gaps = c["top2_gaps"].get<std::vector<double>>();
-    SingleSequence seq(tm, int(tokens.size() + expected.size()));
+    SingleSequence seq(tm, int(tokens.size() + expected.size()), 16, GetParam());
 
     // Whole prompt in one step.
     std::span<const float> logits = seq.step(tokens, int(tokens.size()));
@@ -88,6 +94,11 @@ TEST(LlamaReference, PromptLogitsAndGreedyContinuationsMatchTransformers) {
   }
   std::printf("%zu prompts, %d near-tie divergences\n", case_index, divergences);
 }
+
+INSTANTIATE_TEST_SUITE_P(KvCache, LlamaReference, ::testing::Values(DType::kF32, DType::kF16),
+                         [](const ::testing::TestParamInfo<DType>& info) {
+                           return std::string(dtype_name(info.param));
+                         });
 
 }  // namespace
 }  // namespace tessera

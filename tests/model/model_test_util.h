@@ -33,8 +33,10 @@ inline TestModel& default_test_model() {
   return tm;
 }
 
-inline KvCacheShape kv_shape_for(const Model& model, int num_blocks, int block_size = 16) {
+inline KvCacheShape kv_shape_for(const Model& model, int num_blocks, int block_size = 16,
+                                 DType kv_type = DType::kF32) {
   KvCacheShape s;
+  s.dtype = kv_type;
   s.num_layers = model.config().num_layers;
   s.num_blocks = num_blocks;
   s.block_size = block_size;
@@ -47,9 +49,9 @@ inline KvCacheShape kv_shape_for(const Model& model, int num_blocks, int block_s
 // exercises non-contiguous block tables).
 class SingleSequence {
  public:
-  SingleSequence(TestModel& tm, int max_tokens, int block_size = 16)
-      : runner_(*tm.model,
-                kv_shape_for(*tm.model, (max_tokens + block_size - 1) / block_size, block_size)) {
+  SingleSequence(TestModel& tm, int max_tokens, int block_size = 16, DType kv_type = DType::kF32)
+      : runner_(*tm.model, kv_shape_for(*tm.model, (max_tokens + block_size - 1) / block_size,
+                                        block_size, kv_type)) {
     table_.resize(size_t(runner_.kv_shape().num_blocks));
     std::iota(table_.rbegin(), table_.rend(), 0);
   }

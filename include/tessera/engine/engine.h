@@ -98,6 +98,9 @@ struct EngineConfig {
   // the RAM); on CUDA what a profile step leaves of gpu_memory_utilization
   // times the device's memory (see engine_factory.cpp).
   int64_t kv_cache_memory = 0;
+  // KV-cache element type: auto (F32 on the CPU, BF16 on CUDA), f32, f16,
+  // bf16. f16 halves the CPU cache's memory and the bytes attention reads.
+  std::string kv_cache_dtype = "auto";
   double gpu_memory_utilization = 0.9;
   bool enable_prefix_caching = true;
   // CUDA: run every step op by op (no CUDA graphs for decode steps).

@@ -34,9 +34,9 @@ class CpuBackend final : public Backend {
   }
 
   std::vector<KvLayer> alloc_kv_cache(const KvCacheShape& s) override {
-    if (s.dtype != DType::kF32)
-      fail(ErrorKind::kUnsupported, "the CPU backend keeps the KV cache in F32, not {}",
-           dtype_name(s.dtype));
+    if (s.dtype != DType::kF32 && s.dtype != DType::kF16 && s.dtype != DType::kBF16)
+      fail(ErrorKind::kUnsupported,
+           "the CPU backend keeps the KV cache in F32, F16 or BF16, not {}", dtype_name(s.dtype));
     std::vector<KvLayer> layers(s.num_layers);
     const std::vector<int64_t> shape = {s.num_blocks, s.num_kv_heads, s.block_size, s.head_dim};
     for (auto& layer : layers) {

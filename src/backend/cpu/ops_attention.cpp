@@ -2,14 +2,19 @@
 // decode tokens. Each (query token, KV head) is one independent task: the
 // result never depends on what else is in the batch or how a prompt was
 // chunked, because every query walks its keys 0..pos in the same order.
+// AVX-512 CPUs run attention_avx512.cpp; others the portable kernel here.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
+#include "attention_internal.h"
 #include "ops_kernels.h"
 #include "ops_vec_math.h"
+#include "tessera/backend/quant.h"
 #include "tessera/core/error.h"
+#include "tessera/core/half.h"
 #include "tessera/core/parallel.h"
 
 namespace tessera::cpu {
@@ -45,26 +50,27 @@ inline float exp_shift_sum(float* x, int n, float shift) {
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
-// One query token against its sequence's keys 0..n_keys-1 for the `group`
-// query heads sharing one KV head. Built per ISA as a whole, so the small
-// loops inside inline and vectorize (a dispatched call per key would not).
-struct HeadGroupTask {
-  const float* q;        // group * head_dim
-  float* out;            // group * head_dim
-  const int32_t* table;  // the sequence's block table
-  const float* k_base;   // K cache of this layer, offset to this KV head
-  const float* v_base;
-  size_t block_stride;  // floats between blocks
-  int block_size, head_dim, group, n_keys;
-  float scale;
-};
+using detail::HeadGroupTask;
 
+// A cache row as floats: the row itself for F32, else converted into tmp.
+inline const float* row_f32(const uint8_t* p, DType type, int n, float* tmp) {
+  if (type == DType::kF32) return reinterpret_cast<const float*>(p);
+  const auto* h = reinterpret_cast<const uint16_t*>(p);
+  if (type == DType::kF16)
+    for (int i = 0; i < n; ++i) tmp[i] = fp16_to_f32(h[i]);
+  else
+    for (int i = 0; i < n; ++i) tmp[i] = bf16_to_f32(h[i]);
+  return tmp;
+}
+
+// The portable kernel: built per ISA as a whole, so the small loops inside
+// inline and vectorize (a dispatched call per key would not).
 __attribute__((target_clones("avx512f", "avx2", "default"))) void attend(const HeadGroupTask& t,
                                                                          float* scores) {
   const int hd = t.head_dim;
+  std::vector<float> tmp(static_cast<size_t>(hd));
   for (int j = 0; j < t.n_keys; ++j) {
-    const float* key = t.k_base + size_t(t.table[j / t.block_size]) * t.block_stride +
-                       size_t(j % t.block_size) * hd;
+    const float* key = row_f32(t.key(j), t.kv_type, hd, tmp.data());
     for (int h = 0; h < t.group; ++h)
       scores[size_t(h) * t.n_keys + j] = dot(t.q + h * hd, key, hd) * t.scale;
   }
@@ -77,8 +83,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void attend(const H
     for (int d = 0; d < hd; ++d) t.out[h * hd + d] = 0.0f;
   }
   for (int j = 0; j < t.n_keys; ++j) {
-    const float* val = t.v_base + size_t(t.table[j / t.block_size]) * t.block_stride +
-                       size_t(j % t.block_size) * hd;
+    const float* val = row_f32(t.value(j), t.kv_type, hd, tmp.data());
     for (int h = 0; h < t.group; ++h)
       axpy(scores[size_t(h) * t.n_keys + j], val, t.out + h * hd, hd);
   }
@@ -95,8 +100,22 @@ void write_kv(const Tensor& k, const Tensor& v, const AttentionMeta& meta, KvLay
   const int64_t num_kv_heads = cache.k.dim(1), block_size = cache.k.dim(2),
                 head_dim = cache.k.dim(3);
   TESSERA_CHECK(k.cols() == num_kv_heads * head_dim && v.cols() == k.cols());
-  TESSERA_CHECK(cache.k.dtype() == DType::kF32);
+  const DType type = cache.k.dtype();
+  TESSERA_CHECK(type == DType::kF32 || type == DType::kF16 || type == DType::kBF16);
+  const size_t elem = type == DType::kF32 ? 4 : 2;
   const int64_t num_slots = cache.k.dim(0) * block_size;
+  // One cache row (head_dim elements) from floats, in the cache's type.
+  auto store = [&](const float* src, uint8_t* dst) {
+    if (type == DType::kF32) {
+      std::memcpy(dst, src, size_t(head_dim) * sizeof(float));
+      return;
+    }
+    auto* h = reinterpret_cast<uint16_t*>(dst);
+    for (int64_t i = 0; i < head_dim; ++i)
+      h[i] = type == DType::kF16 ? f32_to_fp16(src[i]) : f32_to_bf16(src[i]);
+  };
+  auto* kc = static_cast<uint8_t*>(cache.k.data());
+  auto* vc = static_cast<uint8_t*>(cache.v.data());
   for (int64_t t = 0; t < k.rows(); ++t) {
     const int64_t slot = meta.slot_mapping[t];
     TESSERA_CHECK(slot >= 0 && slot < num_slots);
@@ -104,9 +123,9 @@ void write_kv(const Tensor& k, const Tensor& v, const AttentionMeta& meta, KvLay
     const auto* kr = static_cast<const float*>(k.row_ptr(t));
     const auto* vr = static_cast<const float*>(v.row_ptr(t));
     for (int64_t h = 0; h < num_kv_heads; ++h) {
-      const int64_t dst = ((block * num_kv_heads + h) * block_size + offset) * head_dim;
-      std::memcpy(cache.k.data_as<float>() + dst, kr + h * head_dim, head_dim * sizeof(float));
-      std::memcpy(cache.v.data_as<float>() + dst, vr + h * head_dim, head_dim * sizeof(float));
+      const size_t dst = size_t((block * num_kv_heads + h) * block_size + offset) * head_dim * elem;
+      store(kr + h * head_dim, kc + dst);
+      store(vr + h * head_dim, vc + dst);
     }
   }
 }
@@ -131,9 +150,14 @@ void paged_attention(const Tensor& q, const KvLayer& cache, const AttentionMeta&
     for (int i = q0; i < q1; ++i) token_seq[i] = {s, ctx - (q1 - i)};
   }
 
-  const float* kbase = cache.k.data_as<float>();
-  const float* vbase = cache.v.data_as<float>();
+  const DType kv_type = cache.k.dtype();
+  TESSERA_CHECK(kv_type == DType::kF32 || kv_type == DType::kF16 || kv_type == DType::kBF16);
+  const int elem_bytes = kv_type == DType::kF32 ? 4 : 2;
+  const auto* kbase = static_cast<const uint8_t*>(cache.k.data());
+  const auto* vbase = static_cast<const uint8_t*>(cache.v.data());
   const size_t block_stride = size_t(num_kv_heads) * block_size * head_dim;
+  const std::string isa = kernel_isa();
+  const bool avx512 = isa == "avx512-vnni" || isa == "amx";
   // Tasks are (token, kv head) pairs; each handles the `group` query heads
   // that share the KV head, so every key/value row is loaded once for them.
   parallel_for(int64_t(T) * num_kv_heads, 1, [&](int64_t b, int64_t e) {
@@ -145,15 +169,18 @@ void paged_attention(const Tensor& q, const KvLayer& cache, const AttentionMeta&
       task_args.table = meta.block_tables + size_t(s) * meta.max_blocks_per_seq;
       task_args.q = static_cast<const float*>(q.row_ptr(t)) + size_t(g) * group * head_dim;
       task_args.out = static_cast<float*>(out.row_ptr(t)) + size_t(g) * group * head_dim;
-      task_args.k_base = kbase + size_t(g) * block_size * head_dim;
-      task_args.v_base = vbase + size_t(g) * block_size * head_dim;
+      task_args.k_base = kbase + size_t(g) * block_size * head_dim * elem_bytes;
+      task_args.v_base = vbase + size_t(g) * block_size * head_dim * elem_bytes;
+      task_args.kv_type = kv_type;
+      task_args.elem_bytes = elem_bytes;
       task_args.block_stride = block_stride;
       task_args.block_size = block_size;
       task_args.head_dim = head_dim;
       task_args.group = group;
       task_args.n_keys = pos + 1;
       task_args.scale = scale;
-      attend(task_args, scores.data());
+      if (!avx512 || !detail::attend_avx512(task_args, scores.data()))
+        attend(task_args, scores.data());
     }
   });
 }
