@@ -87,7 +87,7 @@ def request_for(i, stream=True):
 
 def parse_stream(path, body: bytes):
     """Checks the SSE framing and chunk sequence of one stream; returns its
-    text, finish_reason and usage."""
+    id, text, finish_reason and usage."""
     assert body.endswith(b"data: [DONE]\n\n"), body[-200:]
     events = body.split(b"\n\n")
     assert events[-1] == b""
@@ -114,7 +114,7 @@ def parse_stream(path, body: bytes):
     assert len(finishes) == 1 and finishes[0] in ("stop", "length"), finishes
     usage = last["usage"]
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
-    return text, finishes[0], usage
+    return last["id"], text, finishes[0], usage
 
 
 async def one_client(port, i):
@@ -152,10 +152,12 @@ def references(server):
 
 
 def check_streams(results, refs):
+    ids = set()
     for i, (status, body) in enumerate(results):
         path, _ = request_for(i)
         assert status == 200, body[:300]
-        text, finish, usage = parse_stream(path, body)
+        stream_id, text, finish, usage = parse_stream(path, body)
+        ids.add(stream_id)
         assert 1 <= usage["completion_tokens"] <= MAX_TOKENS
         if finish == "length":
             assert usage["completion_tokens"] == MAX_TOKENS
@@ -163,6 +165,7 @@ def check_streams(results, refs):
         assert (text, finish) == (ref_text, ref_finish), (i, text, ref_text)
         assert usage["prompt_tokens"] == ref_usage["prompt_tokens"]
         assert usage["completion_tokens"] == ref_usage["completion_tokens"]
+    assert len(ids) == len(results), "two streams share a request id"
 
 
 def test_thousand_concurrent_streams(server):
