@@ -107,8 +107,18 @@ std::shared_ptr<RequestHandle> EngineImpl::submit(GenerateRequest request) {
     if (int(inbox_.size()) + stats_.num_waiting >= config_.max_waiting_requests)
       fail(ErrorKind::kResourceExhausted, "too many waiting requests ({}); retry later",
            config_.max_waiting_requests);
-    r->id = request.request_id.empty() ? "req-" + std::to_string(++next_request_id_)
-                                       : request.request_id;
+    // Ids name requests for abort(): two live requests with one id would
+    // let one client abort another's request, so a taken id is refused.
+    if (request.request_id.empty()) {
+      do r->id = "req-" + std::to_string(++next_request_id_);
+      while (live_ids_.contains(r->id));
+    } else if (live_ids_.contains(request.request_id)) {
+      fail(ErrorKind::kInvalidArgument, "request id '{}' is already in use by a request in flight",
+           request.request_id);
+    } else {
+      r->id = request.request_id;
+    }
+    live_ids_.insert(r->id);
     stream = std::make_shared<OutputStream>(r->id, [this](const std::string& id) { abort(id); });
     r->stream = stream;
     inbox_.push_back(std::move(r));
@@ -154,13 +164,6 @@ void EngineImpl::take_inbox() {
     aborts.swap(aborts_);
   }
   for (auto& r : inbox) {
-    if (requests_.contains(r->id)) {  // duplicate id: refuse the newcomer
-      RequestOutput out;
-      out.request_id = r->id;
-      out.finished = true;
-      r->stream->push(std::move(out));
-      continue;
-    }
     const int width = r->params.use_beam_search ? r->params.effective_beam_width() : r->params.n;
     r->seqs.reserve(size_t(std::max(width, 1)));
     r->seqs.push_back(new_sequence(*r, 0));
@@ -357,6 +360,12 @@ void EngineImpl::finish_request(RequestState& r, std::optional<FinishReason> rea
   }
   scheduler_.remove(&r);
   ++requests_finished_;
+  {
+    // Free before the last output is published, so a client that sees it
+    // may reuse the id at once.
+    std::lock_guard lock(mu_);
+    live_ids_.erase(r.id);
+  }
   // A consumer that sees the last output also sees the request's blocks freed.
   update_stats();
   publish(r);

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "request_state.h"
 #include "scheduler.h"
@@ -85,6 +86,7 @@ class EngineImpl final : public Engine {
   std::vector<std::string> aborts_;
   bool stopping_ = false;
   uint64_t next_request_id_ = 0;
+  std::unordered_set<std::string> live_ids_;  // submitted and not yet finished
   EngineStats stats_;
   std::thread thread_;
 };

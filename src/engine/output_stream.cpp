@@ -77,6 +77,13 @@ void OutputStream::on_ready(std::function<void()> callback) {
   callback_ = std::move(callback);
 }
 
-void OutputStream::abort() { abort_fn_(id_); }
+void OutputStream::abort() {
+  {
+    // Once finished, the id may already name a newer request: leave it be.
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+  }
+  abort_fn_(id_);
+}
 
 }  // namespace tessera

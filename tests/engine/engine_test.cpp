@@ -219,6 +219,48 @@ TEST(Engine, AbortFreesTheRequest) {
   EXPECT_EQ(e.stats().num_running, 0);
 }
 
+TEST(Engine, RefusesARequestIdInUseAndAcceptsItOnceFinished) {
+  Engine& e = *shared_engine();
+  GenerateRequest r = make_request(e, "Tell me a long story", 2000);
+  r.request_id = "same-id";
+  auto first = e.submit(r);
+  try {
+    e.submit(r);
+    FAIL() << "a second request with a live id was accepted";
+  } catch (const Error& err) {
+    EXPECT_EQ(err.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(err.what()).find("same-id"), std::string::npos) << err.what();
+  }
+  // The refused duplicate must not have touched the first request.
+  auto out = first->next();
+  ASSERT_TRUE(out.has_value());
+  EXPECT_FALSE(out->finished);
+  first->abort();
+  while (first->next()) {
+  }
+  // Finished: the id is free again, and a stale abort of the old handle
+  // does not reach the new request that reuses it.
+  r.params.max_tokens = 3;
+  auto second = e.submit(r);
+  first->abort();
+  Result done = collect(*second);
+  EXPECT_EQ(done.last.outputs.at(0).finish_reason, FinishReason::kLength);
+  EXPECT_EQ(done.tokens.at(0).size(), 3u);
+  // An engine-assigned id skips one a caller already took.
+  auto probe = e.submit(make_request(e, "x", 1));
+  const std::string probe_id = probe->id();  // "req-N"
+  collect(*probe);
+  ASSERT_EQ(probe_id.rfind("req-", 0), 0u) << probe_id;
+  GenerateRequest taken = make_request(e, "Tell me a long story", 2000);
+  taken.request_id = "req-" + std::to_string(std::stoll(probe_id.substr(4)) + 1);
+  auto hold = e.submit(taken);
+  auto next = e.submit(make_request(e, "x", 1));
+  EXPECT_NE(next->id(), hold->id());
+  collect(*next);
+  hold->abort();
+  collect(*hold);
+}
+
 TEST(Engine, RejectsPromptsLongerThanTheContext) {
   EngineConfig c = base_config();
   c.max_model_len = 32;

@@ -23,6 +23,13 @@ import requests
 
 LISTEN_RE = re.compile(r"listening on http://([0-9.]+):(\d+)")
 
+# Extra flags for the real model in the load and robustness suites: one
+# model thread. CI runs two tests at once on 2 cores; a 2-thread OpenMP
+# team then stalls at every barrier whenever the other test holds a core
+# (a 3-token request took ~3 s instead of 0.05 s), while one thread keeps
+# a fair share of a core and never waits on a descheduled partner.
+REAL_MODEL_ARGS = ("--threads", "1")
+
 
 def _bin_dir() -> Path:
     tessera_bin = os.environ.get("TESSERA_BIN")
@@ -53,11 +60,10 @@ def server_command() -> list[str]:
 class ServerProcess:
     """A server on a free loopback port; use as a context manager."""
 
-    def __init__(self, *args: str, fake_args: tuple[str, ...] = (), env: dict | None = None,
+    def __init__(self, *args: str, fake_args: tuple[str, ...] = (),
+                 real_args: tuple[str, ...] = (), env: dict | None = None,
                  start_timeout: float = 180.0):
-        self.args = list(args)
-        if is_fake():
-            self.args += list(fake_args)
+        self.args = list(args) + list(fake_args if is_fake() else real_args)
         self.env = dict(os.environ)
         self.env.pop("TESSERA_API_KEY", None)
         if env:
