@@ -57,7 +57,8 @@ void ModelRunner::enable_cuda_graphs(int max_batch, int max_context) {
 #endif
 }
 
-bool ModelRunner::run_graph(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row) {
+bool ModelRunner::run_graph(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row,
+                            Tensor& logits_out) {
 #ifdef TESSERA_WITH_CUDA
   const int S = int(seqs.size());
   if (S == 0 || S > graph_max_batch_) return false;
@@ -135,13 +136,12 @@ bool ModelRunner::run_graph(std::span<const ScheduledSeq> seqs, std::vector<int>
       graphs_.clear();
     }
   }
-  const int64_t vocab = model_.config().vocab_size;
-  h_logits_.resize(size_t(S) * size_t(vocab));
-  backend_.download_f32(g_logits_.slice_rows(0, S), h_logits_.data());
+  logits_out = g_logits_.slice_rows(0, S);
   return true;
 #else
   (void)seqs;
   (void)first_row;
+  (void)logits_out;
   return false;
 #endif
 }
