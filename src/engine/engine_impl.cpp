@@ -55,6 +55,8 @@ EngineImpl::EngineImpl(const EngineConfig& config, std::unique_ptr<WeightSource>
                            : model_->config().max_position);
   if (!config.enforce_eager && backend_->device() == Device::kCUDA)
     runner_.enable_cuda_graphs(std::min(config.max_num_seqs, 256), max_model_len_);
+  if (const char* t = std::getenv("TESSERA_STEP_TIMING"); t && std::string_view(t) == "1")
+    timing_ = std::make_unique<StepTiming>();
 #ifdef TESSERA_WITH_CUDA
   const char* device_sampling = std::getenv("TESSERA_DEVICE_SAMPLING");
   if (cuda::is_cuda_backend(*backend_) &&
@@ -84,6 +86,15 @@ void EngineImpl::shutdown() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (timing_ && timing_->steps > 0) {
+    const double n = double(timing_->steps);
+    spdlog::info(
+        "step timing over {} steps, ms per step: schedule + batch {:.3f}, forward (host side; "
+        "eager waits for nothing) {:.3f}, sample wait (GPU) {:.3f}, outputs on the host {:.3f}",
+        timing_->steps, timing_->schedule_ms / n, timing_->forward_ms / n, timing_->sample_ms / n,
+        (timing_->outputs_ms - timing_->sample_ms) / n);
+    timing_->steps = 0;
+  }
 }
 
 std::shared_ptr<RequestHandle> EngineImpl::submit(GenerateRequest request) {
@@ -217,6 +228,7 @@ void EngineImpl::loop() {
 
 void EngineImpl::step() {
   if (requests_.empty()) return;
+  const auto t0 = std::chrono::steady_clock::now();
   StepPlan plan = scheduler_.schedule();
   if (plan.empty()) {
     // Nothing fits although nothing runs: the head request can never get
@@ -247,8 +259,18 @@ void EngineImpl::step() {
     seqs[i].want_all_logits = w.want_all_logits;
   }
   std::vector<int> first_row;
+  const auto t1 = std::chrono::steady_clock::now();
   const Tensor logits = runner_.forward(seqs, first_row);
+  const auto t2 = std::chrono::steady_clock::now();
   process_outputs(plan, logits, first_row);
+  if (timing_) {
+    const auto t3 = std::chrono::steady_clock::now();
+    const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+    timing_->schedule_ms += ms(t1 - t0);
+    timing_->forward_ms += ms(t2 - t1);
+    timing_->outputs_ms += ms(t3 - t2);
+    ++timing_->steps;
+  }
 }
 
 bool EngineImpl::is_stop_token(const RequestState& r, int32_t token) const {

@@ -95,6 +95,12 @@ class EngineImpl final : public Engine {
   std::vector<cuda::SampleJob> jobs_;
   std::vector<cuda::SampleEdit> edits_;
   std::vector<std::pair<RequestState*, int>> job_seqs_;  // request, index in its seqs
+  // TESSERA_STEP_TIMING=1: where a step's host time goes, logged at shutdown.
+  struct StepTiming {
+    int64_t steps = 0;
+    double schedule_ms = 0, forward_ms = 0, sample_ms = 0, outputs_ms = 0;
+  };
+  std::unique_ptr<StepTiming> timing_;
 
   // Shared with submitting threads.
   mutable std::mutex mu_;

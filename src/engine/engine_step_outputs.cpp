@@ -4,6 +4,7 @@
 // host samples the others (beam search, prompt logprobs, more than
 // cuda::kMaxDeviceLogprobs logprobs) from the rows downloaded for them.
 #include <algorithm>
+#include <chrono>
 #include <map>
 
 #include "engine_impl.h"
@@ -127,7 +128,11 @@ void EngineImpl::sample_on_device(const Tensor& logits,
     j.edit_count = edit_builder_.append(p, history, edits_);
     jobs_.push_back(j);
   }
+  const auto t0 = std::chrono::steady_clock::now();
   device_sampler_->sample(logits, jobs_, edits_);
+  if (timing_)
+    timing_->sample_ms +=
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   const std::span<const int32_t> tokens = device_sampler_->tokens();
   for (size_t k = 0; k < seq_rows.size(); ++k) {
     RequestState& r = *job_seqs_[k].first;
