@@ -73,12 +73,12 @@ class ModelRunner {
   // them), and one graph per bucket size with the workspace epochs it was
   // captured under.
   struct Graph {
-    int batch = 0;
+    int batch = 0, width = 0;  // bucket sizes: sequences, blocks per block-table row
     uint64_t backend_epoch = 0, model_epoch = 0;
     std::shared_ptr<void> exec;
   };
   int graph_max_batch_ = 0;
-  int graph_table_width_ = 0;  // blocks per row of g_block_tables_
+  int graph_table_width_ = 0;  // most blocks per row of g_block_tables_
   std::vector<Graph> graphs_;
   Tensor g_tokens_, g_positions_, g_slots_, g_query_start_, g_context_lens_, g_block_tables_,
       g_logit_rows_, g_logits_;
