@@ -1,10 +1,16 @@
 #include "engine_impl.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string_view>
 
 #include "kv_cache_dtype.h"
 #include "tessera/core/error.h"
 #include "tessera/core/log.h"
+#ifdef TESSERA_WITH_CUDA
+#include "tessera/backend/cuda.h"
+#include "tessera/backend/cuda_sampling.h"
+#endif
 
 namespace tessera {
 
@@ -42,13 +48,23 @@ EngineImpl::EngineImpl(const EngineConfig& config, std::unique_ptr<WeightSource>
               }()),
       scheduler_(kv_, SchedulerConfig{config.max_num_seqs, config.max_num_batched_tokens}),
       sampler_(int(model_->config().vocab_size), {tokenizer_.eos_id()}),
-      seeds_(config.seed ? *config.seed : draw_random_seed()) {
+      seeds_(config.seed ? *config.seed : draw_random_seed()),
+      edit_builder_(int(model_->config().vocab_size), {tokenizer_.eos_id()}) {
   model_name_ = config.model;  // what the user named it, as vLLM does
   max_model_len_ = int(config.max_model_len > 0
                            ? std::min<int64_t>(config.max_model_len, model_->config().max_position)
                            : model_->config().max_position);
   if (!config.enforce_eager && backend_->device() == Device::kCUDA)
     runner_.enable_cuda_graphs(std::min(config.max_num_seqs, 256), max_model_len_);
+  if (const char* t = std::getenv("TESSERA_STEP_TIMING"); t && std::string_view(t) == "1")
+    timing_ = std::make_unique<StepTiming>();
+#ifdef TESSERA_WITH_CUDA
+  const char* device_sampling = std::getenv("TESSERA_DEVICE_SAMPLING");
+  if (cuda::is_cuda_backend(*backend_) &&
+      !(device_sampling && std::string_view(device_sampling) == "0"))
+    device_sampler_ =
+        std::make_shared<cuda::DeviceSampler>(*backend_, int(model_->config().vocab_size));
+#endif
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -71,6 +87,15 @@ void EngineImpl::shutdown() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (timing_ && timing_->steps > 0) {
+    const double n = double(timing_->steps);
+    spdlog::info(
+        "step timing over {} steps, ms per step: schedule + batch {:.3f}, forward (host side; "
+        "eager waits for nothing) {:.3f}, sample wait (GPU) {:.3f}, outputs on the host {:.3f}",
+        timing_->steps, timing_->schedule_ms / n, timing_->forward_ms / n, timing_->sample_ms / n,
+        (timing_->outputs_ms - timing_->sample_ms) / n);
+    timing_->steps = 0;
+  }
 }
 
 std::shared_ptr<RequestHandle> EngineImpl::submit(GenerateRequest request) {
@@ -207,6 +232,7 @@ void EngineImpl::loop() {
 
 void EngineImpl::step() {
   if (requests_.empty()) return;
+  const auto t0 = std::chrono::steady_clock::now();
   StepPlan plan = scheduler_.schedule();
   if (plan.empty()) {
     // Nothing fits although nothing runs: the head request can never get
@@ -237,40 +263,18 @@ void EngineImpl::step() {
     seqs[i].want_all_logits = w.want_all_logits;
   }
   std::vector<int> first_row;
-  std::span<const float> logits = runner_.run(seqs, first_row);
-  const int64_t vocab = model_->config().vocab_size;
-
-  // Commit the computed tokens and gather the rows to sample, per request.
-  std::map<RequestState*, std::vector<std::pair<SequenceState*, const float*>>> to_sample;
-  for (size_t i = 0; i < plan.work.size(); ++i) {
-    const ScheduledWork& w = plan.work[i];
-    SequenceState& s = *w.seq;
-    kv_.commit_tokens(s.kv_id,
-                      std::span(s.tokens).subspan(size_t(s.num_computed), size_t(w.num_new)));
-    const float* rows = first_row[i] >= 0 ? logits.data() + size_t(first_row[i]) * vocab : nullptr;
-    if (w.want_all_logits && rows) record_prompt_logprobs(*w.request, w, rows);
-    s.num_computed += w.num_new;
-    if (!w.request->forked) prompt_tokens_ += w.num_new;
-    if (w.want_logits) {
-      const float* last = w.want_all_logits ? rows + size_t(w.num_new - 1) * vocab : rows;
-      to_sample[w.request].emplace_back(&s, last);
-    }
+  const auto t1 = std::chrono::steady_clock::now();
+  const Tensor logits = runner_.forward(seqs, first_row);
+  const auto t2 = std::chrono::steady_clock::now();
+  process_outputs(plan, logits, first_row);
+  if (timing_) {
+    const auto t3 = std::chrono::steady_clock::now();
+    const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+    timing_->schedule_ms += ms(t1 - t0);
+    timing_->forward_ms += ms(t2 - t1);
+    timing_->outputs_ms += ms(t3 - t2);
+    ++timing_->steps;
   }
-  for (auto& [r, rows] : to_sample) {
-    if (r->aborted) continue;
-    sample_request(*r, rows);
-  }
-  // Publish; finished requests publish their last output in finish_request,
-  // after their blocks are back.
-  std::vector<RequestState*> done;
-  for (auto& [r, rows] : to_sample) {
-    if (r->aborted) continue;
-    if (r->done())
-      done.push_back(r);
-    else
-      publish(*r);
-  }
-  for (RequestState* r : done) finish_request(*r, std::nullopt);
 }
 
 bool EngineImpl::is_stop_token(const RequestState& r, int32_t token) const {

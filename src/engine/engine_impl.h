@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "request_state.h"
+#include "sample_edits.h"
 #include "scheduler.h"
 #include "tessera/engine/engine.h"
 #include "tessera/engine/model_runner.h"
@@ -22,6 +23,9 @@
 #include "tessera/tokenizer/tokenizer.h"
 
 namespace tessera {
+namespace cuda {
+class DeviceSampler;
+}
 
 class EngineImpl final : public Engine {
  public:
@@ -45,8 +49,15 @@ class EngineImpl final : public Engine {
   void loop();
   void take_inbox();  // new requests and aborts, under the lock
   void step();
-  void process_outputs(const StepPlan& plan, std::span<const float> logits,
+  // After the forward pass: commit the computed tokens, record prompt
+  // logprobs, sample (on the device where it covers the request, else on
+  // the host from downloaded rows) and publish (engine_step_outputs.cpp).
+  void process_outputs(const StepPlan& plan, const Tensor& logits,
                        const std::vector<int>& first_row);
+  bool samples_on_device(const RequestState& r) const;
+  // Device sampling of the listed sequences; appends their tokens.
+  void sample_on_device(const Tensor& logits,
+                        const std::vector<std::pair<RequestState*, int>>& seq_rows);
   void sample_request(RequestState& r,
                       const std::vector<std::pair<SequenceState*, const float*>>& rows);
   void append_token(RequestState& r, SequenceState& s, int32_t token, float logprob,
@@ -78,6 +89,19 @@ class EngineImpl final : public Engine {
   int64_t prompt_tokens_ = 0, generation_tokens_ = 0, requests_finished_ = 0, steps_ = 0;
   Sampler sampler_;
   SeedGenerator seeds_;
+  // Device sampling (CUDA backends unless TESSERA_DEVICE_SAMPLING=0); the
+  // edit builder turns processors into per-token edits for it.
+  std::shared_ptr<cuda::DeviceSampler> device_sampler_;
+  SampleEditBuilder edit_builder_;
+  std::vector<cuda::SampleJob> jobs_;
+  std::vector<cuda::SampleEdit> edits_;
+  std::vector<std::pair<RequestState*, int>> job_seqs_;  // request, index in its seqs
+  // TESSERA_STEP_TIMING=1: where a step's host time goes, logged at shutdown.
+  struct StepTiming {
+    int64_t steps = 0;
+    double schedule_ms = 0, forward_ms = 0, sample_ms = 0, outputs_ms = 0;
+  };
+  std::unique_ptr<StepTiming> timing_;
 
   // Shared with submitting threads.
   mutable std::mutex mu_;

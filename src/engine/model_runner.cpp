@@ -32,8 +32,30 @@ void ModelRunner::ensure_capacity(int64_t tokens, int64_t seqs, int64_t max_bloc
 
 std::span<const float> ModelRunner::run(std::span<const ScheduledSeq> seqs,
                                         std::vector<int>& first_row) {
-  if (graph_max_batch_ > 0 && run_graph(seqs, first_row))
-    return {h_logits_.data(), h_logits_.size()};
+  const Tensor logits = forward(seqs, first_row);
+  h_logits_.resize(size_t(logits.rows() * logits.cols()));
+  if (logits.rows() > 0) backend_.download_f32(logits, h_logits_.data());
+  return {h_logits_.data(), h_logits_.size()};
+}
+
+std::span<const float> ModelRunner::download_rows(const Tensor& logits, std::span<const int> rows) {
+  const size_t vocab = size_t(logits.cols());
+  h_logits_.resize(rows.size() * vocab);
+  // One copy per run of consecutive rows.
+  for (size_t i = 0; i < rows.size();) {
+    size_t j = i + 1;
+    while (j < rows.size() && rows[j] == rows[j - 1] + 1) ++j;
+    TESSERA_CHECK(rows[i] >= 0 && rows[j - 1] < logits.rows());
+    backend_.download_f32(logits.slice_rows(rows[i], rows[j - 1] + 1),
+                          h_logits_.data() + i * vocab);
+    i = j;
+  }
+  return {h_logits_.data(), h_logits_.size()};
+}
+
+Tensor ModelRunner::forward(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row) {
+  Tensor graph_logits;
+  if (graph_max_batch_ > 0 && run_graph(seqs, first_row, graph_logits)) return graph_logits;
   const int bs = kv_shape_.block_size;
   h_tokens_.clear();
   h_positions_.clear();
@@ -94,12 +116,9 @@ std::span<const float> ModelRunner::run(std::span<const ScheduledSeq> seqs,
   in.attn.slot_mapping = d_slots_.data_as<int32_t>();
   in.attn.positions = d_positions_.data_as<int32_t>();
 
-  const int64_t vocab = model_.config().vocab_size;
   Tensor logits = d_logits_.slice_rows(0, L);
   model_.forward(in, kv_cache_, logits);
-  h_logits_.resize(size_t(L * vocab));
-  if (L > 0) backend_.download_f32(logits, h_logits_.data());
-  return {h_logits_.data(), h_logits_.size()};
+  return logits;
 }
 
 void ModelRunner::copy_blocks(std::span<const std::pair<int32_t, int32_t>> src_dst) {

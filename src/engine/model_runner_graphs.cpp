@@ -6,8 +6,11 @@
 // graph and reads back the logits, instead of launching some 350 kernels.
 // Padding rows are token 0 at position 0 with KV slot -1 (the KV write
 // skips it) and a context of one token in block 0; their logits are never
-// read. Block tables are padded to the width of the longest context, so
-// the attention launch (its split of the keys) is the same every step.
+// read. Block tables are padded to a width bucket of the step's longest
+// context (multiples of 64 blocks, up to the model's length), and a graph
+// is captured per (batch bucket, width bucket): the attention launch (its
+// split of the keys) is fixed inside a graph, and planning it for the
+// longest possible context would launch mostly idle splits.
 // A bucket runs once outside a capture first (growing cuBLASLt plans and
 // workspaces), which is also that step's result; graphs captured before a
 // workspace was replaced are dropped and captured again.
@@ -31,6 +34,11 @@ int bucket_for(int n) {
   if (n <= 64) return (n + 7) / 8 * 8;
   if (n <= 128) return (n + 15) / 16 * 16;
   return (n + 31) / 32 * 32;
+}
+
+int width_bucket(int blocks, int max_width) {
+  constexpr int kStep = 64;
+  return std::min(max_width, std::max(kStep, (blocks + kStep - 1) / kStep * kStep));
 }
 
 }  // namespace
@@ -57,15 +65,20 @@ void ModelRunner::enable_cuda_graphs(int max_batch, int max_context) {
 #endif
 }
 
-bool ModelRunner::run_graph(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row) {
+bool ModelRunner::run_graph(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row,
+                            Tensor& logits_out) {
 #ifdef TESSERA_WITH_CUDA
   const int S = int(seqs.size());
   if (S == 0 || S > graph_max_batch_) return false;
-  for (const ScheduledSeq& s : seqs)
+  int longest = 1;
+  for (const ScheduledSeq& s : seqs) {
     if (s.num_new != 1 || !s.want_logits || s.want_all_logits ||
         int(s.block_table.size()) > graph_table_width_)
       return false;
-  const int B = bucket_for(S), W = graph_table_width_, bs = kv_shape_.block_size;
+    longest = std::max(longest, int(s.block_table.size()));
+  }
+  const int B = bucket_for(S), W = width_bucket(longest, graph_table_width_);
+  const int bs = kv_shape_.block_size;
   h_tokens_.assign(size_t(B), 0);
   h_positions_.assign(size_t(B), 0);
   h_slots_.assign(size_t(B), -1);
@@ -111,8 +124,8 @@ bool ModelRunner::run_graph(std::span<const ScheduledSeq> seqs, std::vector<int>
   in.attn.positions = g_positions_.data_as<int32_t>();
   Tensor logits = g_logits_.slice_rows(0, B);
 
-  auto it =
-      std::find_if(graphs_.begin(), graphs_.end(), [&](const Graph& g) { return g.batch == B; });
+  auto it = std::find_if(graphs_.begin(), graphs_.end(),
+                         [&](const Graph& g) { return g.batch == B && g.width == W; });
   const bool current = it != graphs_.end() &&
                        it->backend_epoch == cuda::workspace_epoch(backend_) &&
                        it->model_epoch == model_.workspace_epoch();
@@ -125,6 +138,7 @@ bool ModelRunner::run_graph(std::span<const ScheduledSeq> seqs, std::vector<int>
     try {
       Graph g;
       g.batch = B;
+      g.width = W;
       g.exec = cuda::capture_graph(backend_, [&] { model_.forward(in, kv_cache_, logits); });
       g.backend_epoch = cuda::workspace_epoch(backend_);
       g.model_epoch = model_.workspace_epoch();
@@ -135,13 +149,12 @@ bool ModelRunner::run_graph(std::span<const ScheduledSeq> seqs, std::vector<int>
       graphs_.clear();
     }
   }
-  const int64_t vocab = model_.config().vocab_size;
-  h_logits_.resize(size_t(S) * size_t(vocab));
-  backend_.download_f32(g_logits_.slice_rows(0, S), h_logits_.data());
+  logits_out = g_logits_.slice_rows(0, S);
   return true;
 #else
   (void)seqs;
   (void)first_row;
+  (void)logits_out;
   return false;
 #endif
 }

@@ -76,6 +76,13 @@ void add_serve_flags(CLI::App& app, ServeOptions& o) {
   app.add_option("--served-model-name", o.api.served_model_names,
                  "Model name(s) the API answers to; the first is reported");
   app.add_option("--device", o.device, "cpu or cuda")->capture_default_str();
+  app.add_option("--load-format", o.load_format,
+                 "auto (the model's files) or dummy (random weights for the shapes of -m's "
+                 "config.json; no tokenizer files needed)")
+      ->check(CLI::IsMember({"auto", "dummy"}))
+      ->capture_default_str();
+  app.add_flag("--enforce-eager", o.enforce_eager,
+               "CUDA: run decode steps op by op instead of replaying CUDA graphs");
   app.add_option("--threads", o.threads, "CPU threads for the model (0: all cores)");
   app.add_option("--max-num-seqs", o.max_num_seqs, "Most sequences in one batch")
       ->capture_default_str()

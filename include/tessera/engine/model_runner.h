@@ -31,6 +31,13 @@ class ModelRunner {
   // first row of seqs[i] (-1 when it asked for none). Valid until next run().
   std::span<const float> run(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row);
 
+  // The same in two halves: forward() leaves the logits [rows, vocab] (F32)
+  // on the backend's device (valid until the next forward), download_rows()
+  // copies the rows listed (ascending, no repeats) to the host, one after
+  // the other, valid until the next download.
+  Tensor forward(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row);
+  std::span<const float> download_rows(const Tensor& logits, std::span<const int> rows);
+
   const KvCacheShape& kv_shape() const { return kv_shape_; }
   std::vector<KvLayer>& kv_cache() { return kv_cache_; }
   Model& model() { return model_; }
@@ -47,8 +54,8 @@ class ModelRunner {
 
  private:
   void ensure_capacity(int64_t tokens, int64_t seqs, int64_t max_blocks, int64_t logit_rows);
-  // The graph path of run(): false when the step is not one it takes.
-  bool run_graph(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row);
+  // The graph path of forward(): false when the step is not one it takes.
+  bool run_graph(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row, Tensor& logits);
 
   Model& model_;
   Backend& backend_;
@@ -66,12 +73,12 @@ class ModelRunner {
   // them), and one graph per bucket size with the workspace epochs it was
   // captured under.
   struct Graph {
-    int batch = 0;
+    int batch = 0, width = 0;  // bucket sizes: sequences, blocks per block-table row
     uint64_t backend_epoch = 0, model_epoch = 0;
     std::shared_ptr<void> exec;
   };
   int graph_max_batch_ = 0;
-  int graph_table_width_ = 0;  // blocks per row of g_block_tables_
+  int graph_table_width_ = 0;  // most blocks per row of g_block_tables_
   std::vector<Graph> graphs_;
   Tensor g_tokens_, g_positions_, g_slots_, g_query_start_, g_context_lens_, g_block_tables_,
       g_logit_rows_, g_logits_;
