@@ -5,6 +5,7 @@
 #include <map>
 #include <thread>
 
+#include "tessera/backend/quant.h"
 #include "tessera/core/error.h"
 #include "tessera/engine/engine.h"
 #include "tessera/tokenizer/tokenizer.h"
@@ -275,6 +276,35 @@ TEST(Engine, RejectsPromptsLongerThanTheContext) {
     EXPECT_EQ(err.kind(), ErrorKind::kInvalidArgument);
     EXPECT_NE(std::string(err.what()).find("32"), std::string::npos);
     EXPECT_NE(std::string(err.what()).find("40"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace tessera
+
+namespace tessera {
+namespace {
+
+// --cpu-activations sets the process-wide matmul precision; int8 still
+// gives a working engine (its tokens may differ from f32, so only the
+// count and the mode are checked here), and a bad name is refused.
+TEST(Engine, CpuActivationsFlagSelectsThePrecision) {
+  EngineConfig c = base_config();
+  c.cpu_activations = "int8";
+  auto e = Engine::create(c);
+  EXPECT_EQ(cpu::activation_precision(), cpu::ActivationPrecision::kInt8);
+  auto h = e->submit(make_request(*e, "The capital of France is", 8));
+  EXPECT_EQ(collect(*h).tokens.at(0).size(), 8u);
+  e.reset();
+  c.cpu_activations = "f32";
+  e = Engine::create(c);
+  EXPECT_EQ(cpu::activation_precision(), cpu::ActivationPrecision::kFloat);
+  c.cpu_activations = "int4";
+  try {
+    Engine::create(c);
+    ADD_FAILURE() << "int4 accepted";
+  } catch (const Error& err) {
+    EXPECT_EQ(err.kind(), ErrorKind::kInvalidArgument);
   }
 }
 

@@ -90,6 +90,10 @@ struct EngineConfig {
   // shapes of its config.json (benchmarks; see WeightSource::open_dummy).
   std::string load_format = "auto";
   int threads = 0;  // CPU threads (0: all cores)
+  // CPU matmul activations: "f32" (default, exact to ~1e-6 against
+  // transformers) or "int8" (faster prompts and batches, ~1e-2 logits
+  // error; see docs/cpu.md). Empty: TESSERA_CPU_ACTIVATIONS or f32.
+  std::string cpu_activations;
   int max_num_seqs = 64;
   int max_num_batched_tokens = 512;
   int max_model_len = 0;  // 0: the model's context length
