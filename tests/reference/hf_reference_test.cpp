@@ -164,6 +164,23 @@ class HfReference : public ::testing::Test {
   }
 
   // Runs one step and scores every row it returns.
+  // Prefills every sequence but its last `tail` tokens, then decodes them
+  // all together, one token per step; scores only the decode steps.
+  void prefill_then_decode(int tail, Score& score, bool want_all_logits = true) {
+    Score prefill_score;
+    std::vector<Work> prefill;
+    for (size_t s = 0; s < num_seqs(); ++s)
+      if (length(s) > tail) prefill.push_back({s, length(s) - tail});
+    step(prefill, prefill_score);
+    while (true) {
+      std::vector<Work> work;
+      for (size_t s = 0; s < num_seqs(); ++s)
+        if (done_[s] < length(s)) work.push_back({s, 1});
+      if (work.empty()) break;
+      step(work, score, want_all_logits);
+    }
+  }
+
   void step(const std::vector<Work>& work, Score& score, bool want_all_logits = true) {
     std::vector<ScheduledSeq> seqs;
     for (const Work& w : work) {
@@ -268,18 +285,8 @@ TEST_F(HfReference, DecodesMixedWithPrefillChunks) {
 TEST_F(HfReference, BatchedDecodeAtDifferentContexts) {
   // Every sequence prefilled but its last 40 tokens, then decoded together
   // one token per step: decode attention at contexts from 1 to 1500.
-  Score prefill_score, score;
-  std::vector<Work> prefill;
-  for (size_t s = 0; s < num_seqs(); ++s)
-    if (length(s) > 40) prefill.push_back({s, length(s) - 40});
-  step(prefill, prefill_score);
-  while (true) {
-    std::vector<Work> work;
-    for (size_t s = 0; s < num_seqs(); ++s)
-      if (done_[s] < length(s)) work.push_back({s, 1});
-    if (work.empty()) break;
-    step(work, score);
-  }
+  Score score;
+  prefill_then_decode(40, score);
   expect_close("batched decode, contexts 1..1500", score);
 }
 
@@ -288,18 +295,8 @@ TEST_F(HfReference, BatchedDecodeThroughCudaGraphs) {
   // 5, 4 and 3 sequences: buckets 8 and 4, so padding rows run too).
   if (test_device() != "cuda") GTEST_SKIP() << "CUDA graphs need TESSERA_TEST_DEVICE=cuda";
   runner_->enable_cuda_graphs(8, 4096);
-  Score prefill_score, score;
-  std::vector<Work> prefill;
-  for (size_t s = 0; s < num_seqs(); ++s)
-    if (length(s) > 40) prefill.push_back({s, length(s) - 40});
-  step(prefill, prefill_score);
-  while (true) {
-    std::vector<Work> work;
-    for (size_t s = 0; s < num_seqs(); ++s)
-      if (done_[s] < length(s)) work.push_back({s, 1});
-    if (work.empty()) break;
-    step(work, score, /*want_all_logits=*/false);
-  }
+  Score score;
+  prefill_then_decode(40, score, /*want_all_logits=*/false);
   EXPECT_EQ(runner_->cuda_graphs_captured(), 2);  // buckets 8 and 4
   expect_close("batched decode, CUDA graphs", score);
 }
