@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
+#include "bench_weights.h"
 #include "tessera/backend/quant.h"
 #include "tessera/core/half.h"
 #include "tessera/core/parallel.h"
@@ -35,87 +37,14 @@ namespace {
 using tessera::DType;
 using tessera::Tensor;
 
-struct Shape {
-  const char* name;
-  int64_t N, K;
-  bool head;
-};
-// SmolLM2-135M: hidden 576, ffn 1536, 9 heads / 3 kv heads of 64, 30 layers.
-const Shape kShapes[] = {
-    {"qkv", 960, 576, false},   {"o", 576, 576, false},     {"gate_up", 3072, 576, false},
-    {"down", 576, 1536, false}, {"head", 49152, 576, true},
-};
-constexpr int kLayers = 30;
+using tessera::bench::kLayers;
+using tessera::bench::Shape;
+using tessera::bench::kShapes;
+using tessera::bench::process_cpu_seconds;
+using tessera::bench::random_weight;
+using tessera::bench::seconds_since;
 
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
-
-void put_f16(uint8_t* p, float v) {
-  const uint16_t h = tessera::f32_to_fp16(v);
-  std::memcpy(p, &h, 2);
-}
-
-// Host memory backed by 2 MiB pages where the kernel allows (MADV_HUGEPAGE):
-// streaming ~100 MB of weights per token misses the TLB far less.
-std::shared_ptr<void> huge_page_buffer(size_t bytes) {
-  const size_t size = (bytes + (2u << 20) - 1) & ~size_t((2u << 20) - 1);
-  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return nullptr;
-  madvise(p, size, MADV_HUGEPAGE);
-  return std::shared_ptr<void>(p, [size](void* q) { munmap(q, size); });
-}
-
-Tensor random_weight(DType type, int64_t N, int64_t K, std::mt19937& rng, bool huge = false) {
-  Tensor w = Tensor::empty(type, {N, K});
-  if (huge) {
-    std::shared_ptr<void> mem = huge_page_buffer(w.nbytes());
-    if (mem) w = Tensor(mem.get(), type, {N, K}, tessera::Device::kCPU, mem);
-  }
-  auto* p = static_cast<uint8_t*>(w.data());
-  const size_t bytes = w.nbytes();
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::normal_distribution<float> normal(0.0f, 0.05f);
-  if (!tessera::is_quantized(type)) {
-    for (int64_t i = 0; i < N * K; ++i) {
-      const float v = normal(rng);
-      if (type == DType::kF32) std::memcpy(p + 4 * i, &v, 4);
-      if (type == DType::kF16) put_f16(p + 2 * i, v);
-      if (type == DType::kBF16) {
-        const uint16_t b = tessera::f32_to_bf16(v);
-        std::memcpy(p + 2 * i, &b, 2);
-      }
-    }
-    return w;
-  }
-  for (size_t i = 0; i < bytes; ++i) p[i] = uint8_t(byte(rng));
-  const int bb = tessera::dtype_info(type).block_bytes;
-  for (size_t off = 0; off < bytes; off += bb) {
-    uint8_t* b = p + off;
-    if (type == DType::kQ6_K) {
-      put_f16(b + 208, 0.001f);
-    } else {
-      put_f16(b, 0.01f);
-      if (type == DType::kQ4_1) put_f16(b + 2, -0.08f);
-      if (type == DType::kQ4_K || type == DType::kQ5_K) put_f16(b + 2, 0.0002f);
-    }
-  }
-  return w;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double process_cpu_seconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
-}
+std::string cpu_model() { return tessera::bench::cpu_name(); }
 
 struct Timing {
   double wall = 1e30;  // best wall time
@@ -174,10 +103,10 @@ int main(int argc, char** argv) {
   for (int l = 0; l < kLayers; ++l)
     for (const Shape& s : kShapes)
       if (!s.head) {
-        layers[l].push_back(random_weight(layer_type, s.N, s.K, rng));
+        layers[l].push_back(random_weight(layer_type, s.N, s.K, rng, false));
         layers_huge[l].push_back(random_weight(layer_type, s.N, s.K, rng, true));
       }
-  const Tensor head = random_weight(head_type, kShapes[4].N, kShapes[4].K, rng);
+  const Tensor head = random_weight(head_type, kShapes[4].N, kShapes[4].K, rng, false);
   const Tensor head_huge = random_weight(head_type, kShapes[4].N, kShapes[4].K, rng, true);
 
   const int64_t kPrompt = 512;

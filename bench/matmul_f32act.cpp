@@ -29,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
+#include "bench_weights.h"
 #include "tessera/backend/quant.h"
 #include "tessera/core/half.h"
 #include "tessera/core/parallel.h"
@@ -38,85 +40,14 @@ namespace {
 using tessera::DType;
 using tessera::Tensor;
 
-struct Shape {
-  const char* name;
-  int64_t N, K;
-  bool head;
-};
-// SmolLM2-135M: hidden 576, ffn 1536, 9 heads / 3 kv heads of 64, 30 layers.
-const Shape kShapes[] = {
-    {"qkv", 960, 576, false},   {"o", 576, 576, false},     {"gate_up", 3072, 576, false},
-    {"down", 576, 1536, false}, {"head", 49152, 576, true},
-};
-constexpr int kLayers = 30;
+using tessera::bench::kLayers;
+using tessera::bench::Shape;
+using tessera::bench::kShapes;
+using tessera::bench::process_cpu_seconds;
+using tessera::bench::random_weight;
+using tessera::bench::seconds_since;
 
-std::string cpu_model() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown";
-}
-
-void put_f16(uint8_t* p, float v) {
-  const uint16_t h = tessera::f32_to_fp16(v);
-  std::memcpy(p, &h, 2);
-}
-
-// Host memory on 2 MiB pages where the kernel allows (MADV_HUGEPAGE).
-Tensor huge_page_tensor(DType type, int64_t N, int64_t K) {
-  const Tensor probe = Tensor::empty(type, {1, K});
-  const size_t bytes = probe.row_stride() * size_t(N), huge = size_t(2) << 20;
-  const size_t size = (bytes + huge - 1) / huge * huge;
-  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return Tensor::empty(type, {N, K});
-  madvise(p, size, MADV_HUGEPAGE);
-  std::shared_ptr<void> mem(p, [size](void* q) { munmap(q, size); });
-  return Tensor(p, type, {N, K}, tessera::Device::kCPU, std::move(mem));
-}
-
-Tensor random_weight(DType type, int64_t N, int64_t K, std::mt19937& rng) {
-  Tensor w = huge_page_tensor(type, N, K);
-  auto* p = static_cast<uint8_t*>(w.data());
-  const size_t bytes = w.nbytes();
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::normal_distribution<float> normal(0.0f, 0.05f);
-  if (!tessera::is_quantized(type)) {
-    for (int64_t i = 0; i < N * K; ++i) {
-      const float v = normal(rng);
-      if (type == DType::kF32) std::memcpy(p + 4 * i, &v, 4);
-      if (type == DType::kF16) put_f16(p + 2 * i, v);
-      if (type == DType::kBF16) {
-        const uint16_t b = tessera::f32_to_bf16(v);
-        std::memcpy(p + 2 * i, &b, 2);
-      }
-    }
-    return w;
-  }
-  for (size_t i = 0; i < bytes; ++i) p[i] = uint8_t(byte(rng));
-  const int bb = tessera::dtype_info(type).block_bytes;
-  for (size_t off = 0; off < bytes; off += bb) {
-    uint8_t* b = p + off;
-    if (type == DType::kQ6_K) {
-      put_f16(b + 208, 0.001f);
-    } else {
-      put_f16(b, 0.01f);
-      if (type == DType::kQ4_1) put_f16(b + 2, -0.08f);
-      if (type == DType::kQ4_K || type == DType::kQ5_K) put_f16(b + 2, 0.0002f);
-    }
-  }
-  return w;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double process_cpu_seconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
-}
+std::string cpu_model() { return tessera::bench::cpu_name(); }
 
 // Best wall time over `reps` rounds (at least min_total seconds in all) of
 // fn under each activation precision, the precisions taking turns inside
