@@ -16,6 +16,7 @@
 
 #include "device_utils.cuh"
 #include "kernels.h"
+#include "launch.cuh"
 
 namespace tessera::cuda {
 namespace {
@@ -93,6 +94,8 @@ struct RowInfo {
 
 template <int D, int WARPS, int BLOCK_N, int STAGES, bool DECODE>
 __global__ void __launch_bounds__(WARPS * 32) attention_kernel(Params p) {
+  pdl_launch_dependents();
+  pdl_wait();
   constexpr int ROWS = 16 * WARPS;
   constexpr int CHUNKS = D / 8;
   constexpr int THREADS = WARPS * 32;
@@ -419,6 +422,8 @@ __global__ void __launch_bounds__(kCombineWarps * 32) combine_splits_kernel(Para
   __shared__ float s_w[kMaxSplits];
   __shared__ float s_red[32];
   __shared__ float s_acc[kCombineWarps][D];
+  pdl_launch_dependents();
+  pdl_wait();
   const AttentionArgs& a = p.a;
   const int seq = blockIdx.x, head = blockIdx.y;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -509,22 +514,21 @@ cudaError_t launch_for_dim(const Params& p, const AttentionPlan& plan, cudaStrea
   const AttentionArgs& a = p.a;
   if (plan.run_prefill) {
     const dim3 grid(unsigned(plan.prefill_ctas), unsigned(a.num_kv_heads));
-    attention_kernel<D, kPrefillWarps, kPrefillBlockN, kPrefillStages, false>
-        <<<grid, kPrefillWarps * 32, smem_bytes<D, kPrefillWarps, kPrefillBlockN, kPrefillStages>(),
-           stream>>>(p);
-    const cudaError_t err = cudaGetLastError();
+    const cudaError_t err =
+        launch_pdl(attention_kernel<D, kPrefillWarps, kPrefillBlockN, kPrefillStages, false>, grid,
+                   dim3(kPrefillWarps * 32),
+                   smem_bytes<D, kPrefillWarps, kPrefillBlockN, kPrefillStages>(), stream, p);
     if (err != cudaSuccess) return err;
   }
   const dim3 grid(unsigned(a.num_seqs), unsigned(a.num_kv_heads * plan.head_chunks),
                   unsigned(plan.num_splits));
-  attention_kernel<D, kDecodeWarps, kDecodeBlockN, kDecodeStages, true>
-      <<<grid, kDecodeWarps * 32, smem_bytes<D, kDecodeWarps, kDecodeBlockN, kDecodeStages>(),
-         stream>>>(p);
-  cudaError_t err = cudaGetLastError();
+  const cudaError_t err =
+      launch_pdl(attention_kernel<D, kDecodeWarps, kDecodeBlockN, kDecodeStages, true>, grid,
+                 dim3(kDecodeWarps * 32),
+                 smem_bytes<D, kDecodeWarps, kDecodeBlockN, kDecodeStages>(), stream, p);
   if (err != cudaSuccess || plan.num_splits == 1) return err;
-  combine_splits_kernel<D>
-      <<<dim3(unsigned(a.num_seqs), unsigned(a.num_heads)), kCombineWarps * 32, 0, stream>>>(p);
-  return cudaGetLastError();
+  return launch_pdl(combine_splits_kernel<D>, dim3(unsigned(a.num_seqs), unsigned(a.num_heads)),
+                    dim3(kCombineWarps * 32), 0, stream, p);
 }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }

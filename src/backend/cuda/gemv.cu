@@ -4,9 +4,13 @@
 // (UNROLL pieces per row in flight, marked evict-first so the weights do not
 // push the activations out of L2) and keeping M × R partial dot products in
 // registers; a warp then a block reduction finishes them. Splitting K inside
-// the block keeps every thread's chain of dependent loads short.
+// the block keeps every thread's chain of dependent loads short. Launched
+// with PDL (launch.cuh), a block issues its first weight loads before it
+// waits for the kernel that wrote x, so the weight stream goes on across
+// kernel boundaries.
 #include "device_utils.cuh"
 #include "kernels.h"
+#include "launch.cuh"
 
 namespace tessera::cuda {
 namespace {
@@ -45,6 +49,15 @@ __device__ __forceinline__ void accumulate(const bf16* __restrict__ x, int64_t x
   }
 }
 
+template <int R>
+__device__ __forceinline__ void load_rows(const uint4* const (&rows)[R], int c,
+                                          uint4 (&wv)[kUnroll][R]) {
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u)
+#pragma unroll
+    for (int r = 0; r < R; ++r) wv[u][r] = __ldcs(rows[r] + c + kThreads * u);
+}
+
 template <int M>
 __global__ void __launch_bounds__(kThreads)
     gemv_kernel(const bf16* __restrict__ x, int64_t x_stride, const bf16* __restrict__ w,
@@ -65,21 +78,26 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int r = 0; r < R; ++r) acc[m][r] = 0.0f;
 
+  pdl_launch_dependents();
+  // The weights depend on no earlier kernel: start streaming them, then wait
+  // for x.
   int c = tid;
-  for (; c + kThreads * (kUnroll - 1) < chunks; c += kThreads * kUnroll) {
-    uint4 wv[kUnroll][R];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u)
-#pragma unroll
-      for (int r = 0; r < R; ++r) wv[u][r] = __ldcs(rows[r] + c + kThreads * u);
+  uint4 wv[kUnroll][R];
+  bool full = c + kThreads * (kUnroll - 1) < chunks;
+  if (full) load_rows<R>(rows, c, wv);
+  pdl_wait();
+  while (full) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) accumulate<M, R>(x, x_stride, wv[u], c + kThreads * u, acc);
+    c += kThreads * kUnroll;
+    full = c + kThreads * (kUnroll - 1) < chunks;
+    if (full) load_rows<R>(rows, c, wv);
   }
   for (; c < chunks; c += kThreads) {
-    uint4 wv[R];
+    uint4 wr[R];
 #pragma unroll
-    for (int r = 0; r < R; ++r) wv[r] = __ldcs(rows[r] + c);
-    accumulate<M, R>(x, x_stride, wv, c, acc);
+    for (int r = 0; r < R; ++r) wr[r] = __ldcs(rows[r] + c);
+    accumulate<M, R>(x, x_stride, wr, c, acc);
   }
 
 #pragma unroll
@@ -108,9 +126,8 @@ cudaError_t launch_m(const bf16* x, int64_t x_stride, const bf16* w, int64_t w_s
                      int64_t out_stride, bool out_f32, int N, int K, cudaStream_t stream) {
   constexpr int R = rows_per_block<M>();
   const unsigned blocks = unsigned((int64_t(N) + R - 1) / R);
-  gemv_kernel<M>
-      <<<blocks, kThreads, 0, stream>>>(x, x_stride, w, w_stride, out, out_stride, out_f32, N, K);
-  return cudaGetLastError();
+  return launch_pdl(gemv_kernel<M>, dim3(blocks), dim3(kThreads), 0, stream, x, x_stride, w,
+                    w_stride, out, out_stride, out_f32, N, K);
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 // Row gathers (embedding, gather_rows), RMSNorm with the fused residual add,
 // SiLU·mul, add, and random fills. Memory-bound: each picks 16-byte accesses
-// when every row start is 16-byte aligned, and 2-byte ones otherwise.
+// when every row start is 16-byte aligned, and 2-byte ones otherwise. The kernels a decode step
+// uses (gathers, norms, SiLU·mul, add) are launched with PDL (launch.cuh) and wait for their inputs
+// first thing.
 #include <algorithm>
 
 #include "device_utils.cuh"
 #include "kernels.h"
+#include "launch.cuh"
 
 namespace tessera::cuda {
 namespace {
@@ -20,6 +23,8 @@ __global__ void gather_rows_kernel(const char* __restrict__ src, int64_t src_row
                                    size_t src_stride, const int32_t* __restrict__ idx,
                                    int64_t units_per_row, char* __restrict__ dst,
                                    size_t dst_stride) {
+  pdl_launch_dependents();
+  pdl_wait();
   const int64_t i = blockIdx.x;
   const int64_t r = idx[i];
   Unit* out = reinterpret_cast<Unit*>(dst + i * dst_stride);
@@ -41,10 +46,9 @@ cudaError_t gather_as(const void* src, int64_t src_rows, size_t src_stride, cons
   const int threads = units >= kThreads ? kThreads : int((units + 31) / 32 * 32);
   const int64_t col_blocks = ceil_div(units, threads * 4);
   const dim3 grid(unsigned(n), unsigned(col_blocks < 65535 ? col_blocks : 65535));
-  gather_rows_kernel<Unit><<<grid, threads, 0, stream>>>(static_cast<const char*>(src), src_rows,
-                                                         src_stride, idx, units,
-                                                         static_cast<char*>(dst), dst_stride);
-  return cudaGetLastError();
+  return launch_pdl(gather_rows_kernel<Unit>, grid, dim3(threads), 0, stream,
+                    static_cast<const char*>(src), src_rows, src_stride, idx, units,
+                    static_cast<char*>(dst), dst_stride);
 }
 
 // ---- RMSNorm ----------------------------------------------------------------
@@ -57,6 +61,8 @@ __device__ __forceinline__ float weight_at(const void* w, bool f32, int i) {
 template <int VEC>
 __global__ void rms_norm_kernel(NormArgs a) {
   __shared__ float scratch[32];
+  pdl_launch_dependents();
+  pdl_wait();
   const int64_t row = blockIdx.x;
   const int chunks = a.cols / VEC;
   bf16* res = a.add ? static_cast<bf16*>(a.residual) + row * a.residual_stride : nullptr;
@@ -102,6 +108,8 @@ __global__ void silu_mul_kernel(const bf16* __restrict__ gate, int64_t gate_stri
                                 const bf16* __restrict__ up, int64_t up_stride,
                                 bf16* __restrict__ out, int64_t out_stride, int64_t rows,
                                 int64_t chunks_per_row) {
+  pdl_launch_dependents();
+  pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= rows * chunks_per_row) return;
   const int64_t r = i / chunks_per_row, c = (i % chunks_per_row) * VEC;
@@ -116,6 +124,8 @@ __global__ void silu_mul_kernel(const bf16* __restrict__ gate, int64_t gate_stri
 template <int VEC>
 __global__ void add_kernel(bf16* x, int64_t x_stride, const bf16* __restrict__ y, int64_t y_stride,
                            int64_t rows, int64_t chunks_per_row) {
+  pdl_launch_dependents();
+  pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= rows * chunks_per_row) return;
   const int64_t r = i / chunks_per_row, c = (i % chunks_per_row) * VEC;
@@ -215,11 +225,8 @@ cudaError_t launch_rms_norm(const NormArgs& a, cudaStream_t stream) {
   const int chunks = vec ? a.cols / 8 : a.cols;
   int threads = chunks >= 1024 ? 1024 : (chunks + 31) / 32 * 32;
   if (threads > 256 && chunks < 4 * threads) threads = 256;
-  if (vec)
-    rms_norm_kernel<8><<<unsigned(a.rows), threads, 0, stream>>>(a);
-  else
-    rms_norm_kernel<1><<<unsigned(a.rows), threads, 0, stream>>>(a);
-  return cudaGetLastError();
+  return launch_pdl(vec ? rms_norm_kernel<8> : rms_norm_kernel<1>, dim3(unsigned(a.rows)),
+                    dim3(unsigned(threads)), 0, stream, a);
 }
 
 cudaError_t launch_silu_mul(const void* gate, int64_t gate_stride, const void* up,
@@ -234,13 +241,8 @@ cudaError_t launch_silu_mul(const void* gate, int64_t gate_stride, const void* u
   auto g = static_cast<const bf16*>(gate);
   auto u = static_cast<const bf16*>(up);
   auto o = static_cast<bf16*>(out);
-  if (vec)
-    silu_mul_kernel<8><<<blocks, kThreads, 0, stream>>>(g, gate_stride, u, up_stride, o, out_stride,
-                                                        rows, chunks);
-  else
-    silu_mul_kernel<1><<<blocks, kThreads, 0, stream>>>(g, gate_stride, u, up_stride, o, out_stride,
-                                                        rows, chunks);
-  return cudaGetLastError();
+  return launch_pdl(vec ? silu_mul_kernel<8> : silu_mul_kernel<1>, dim3(blocks), dim3(kThreads), 0,
+                    stream, g, gate_stride, u, up_stride, o, out_stride, rows, chunks);
 }
 
 cudaError_t launch_add(void* x, int64_t x_stride, const void* y, int64_t y_stride, int64_t rows,
@@ -252,11 +254,8 @@ cudaError_t launch_add(void* x, int64_t x_stride, const void* y, int64_t y_strid
   const unsigned blocks = unsigned(ceil_div(rows * chunks, kThreads));
   auto xp = static_cast<bf16*>(x);
   auto yp = static_cast<const bf16*>(y);
-  if (vec)
-    add_kernel<8><<<blocks, kThreads, 0, stream>>>(xp, x_stride, yp, y_stride, rows, chunks);
-  else
-    add_kernel<1><<<blocks, kThreads, 0, stream>>>(xp, x_stride, yp, y_stride, rows, chunks);
-  return cudaGetLastError();
+  return launch_pdl(vec ? add_kernel<8> : add_kernel<1>, dim3(blocks), dim3(kThreads), 0, stream,
+                    xp, x_stride, yp, y_stride, rows, chunks);
 }
 
 cudaError_t launch_fill_uniform(void* data, int64_t n, bool f32, uint64_t seed, float scale,

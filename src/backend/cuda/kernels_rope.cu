@@ -4,6 +4,7 @@
 // (full-precision sincosf: positions reach the tens of thousands of radians).
 #include "device_utils.cuh"
 #include "kernels.h"
+#include "launch.cuh"
 
 namespace tessera::cuda {
 namespace {
@@ -83,6 +84,8 @@ __device__ __forceinline__ void rotate(bf16* head, bf16* cache, int i0, int half
 template <int VEC, int CVEC, bool NEOX>
 __global__ void __launch_bounds__(kThreads) rope_kv_kernel(RopeKvArgs a, RopeFreqs f) {
   __shared__ float cs[kMaxRotaryPairs], sn[kMaxRotaryPairs];
+  pdl_launch_dependents();
+  pdl_wait();
   const int64_t t = blockIdx.x;
   const int D = a.head_dim, half = a.rotary_dim / 2;
 
@@ -147,19 +150,11 @@ cudaError_t launch_rope_kv(const RopeKvArgs& a, const RopeFreqs& f, cudaStream_t
     vec = vec && aligned_to(16, uint64_t(a.v), uint64_t(a.v_stride) * 2, uint64_t(a.k_cache),
                             uint64_t(a.v_cache));
   if (!a.do_rope && !a.do_write) return cudaSuccess;
-  const unsigned grid = unsigned(a.num_tokens);
-  if (a.neox) {
-    if (vec && half % 8 == 0)
-      rope_kv_kernel<8, 8, true><<<grid, kThreads, 0, stream>>>(a, f);
-    else
-      rope_kv_kernel<1, 1, true><<<grid, kThreads, 0, stream>>>(a, f);
-  } else {
-    if (vec)
-      rope_kv_kernel<4, 8, false><<<grid, kThreads, 0, stream>>>(a, f);
-    else
-      rope_kv_kernel<1, 1, false><<<grid, kThreads, 0, stream>>>(a, f);
-  }
-  return cudaGetLastError();
+  const dim3 grid(unsigned(a.num_tokens));
+  auto kernel =
+      a.neox ? (vec && half % 8 == 0 ? rope_kv_kernel<8, 8, true> : rope_kv_kernel<1, 1, true>)
+             : (vec ? rope_kv_kernel<4, 8, false> : rope_kv_kernel<1, 1, false>);
+  return launch_pdl(kernel, grid, dim3(kThreads), 0, stream, a, f);
 }
 
 }  // namespace tessera::cuda
