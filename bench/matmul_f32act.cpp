@@ -40,14 +40,9 @@ namespace {
 using tessera::DType;
 using tessera::Tensor;
 
-using tessera::bench::kLayers;
-using tessera::bench::Shape;
-using tessera::bench::kShapes;
-using tessera::bench::process_cpu_seconds;
-using tessera::bench::random_weight;
-using tessera::bench::seconds_since;
+using namespace tessera::bench;  // kShapes, random_weight, timers
 
-std::string cpu_model() { return tessera::bench::cpu_name(); }
+std::string cpu_model() { return cpu_name(); }
 
 // Best wall time over `reps` rounds (at least min_total seconds in all) of
 // fn under each activation precision, the precisions taking turns inside
