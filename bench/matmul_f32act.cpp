@@ -49,7 +49,7 @@ std::string cpu_model() { return cpu_name(); }
 // each round so that both see the same machine load; and the best process
 // CPU time per thread: on a loaded machine a run that gets preempted loses
 // wall time but no CPU time, so cpu approximates the wall time on an idle
-// machine (it includes OpenMP spin-waits, so it never flatters a badly
+// machine (it includes the threads' spin-waits, so it never flatters a badly
 // balanced split).
 struct Timing {
   double wall = 1e30, cpu = 1e30;

@@ -24,10 +24,8 @@ import requests
 LISTEN_RE = re.compile(r"listening on http://([0-9.]+):(\d+)")
 
 # Extra flags for the real model in the load and robustness suites: one
-# model thread. CI runs two tests at once on 2 cores; a 2-thread OpenMP
-# team then stalls at every barrier whenever the other test holds a core
-# (a 3-token request took ~3 s instead of 0.05 s), while one thread keeps
-# a fair share of a core and never waits on a descheduled partner.
+# model thread. CI runs two tests at once on 2 cores, so each test has about
+# one core; a second model thread would only wait for it.
 REAL_MODEL_ARGS = ("--threads", "1")
 
 
