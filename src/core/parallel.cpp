@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -65,6 +66,7 @@ class Pool {
     block_.store(block, std::memory_order_relaxed);
     nblocks_.store(nblocks, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
+    error_ = nullptr;
     ++job_;
     work_.store(uint64_t(job_) << 32, std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) > 0) {
@@ -80,6 +82,8 @@ class Pool {
         sched_yield();  // a worker may be waiting for this core
       done = done_.load(std::memory_order_acquire);
     }
+    // Every block has finished (or thrown), so nothing still uses fn.
+    if (error_) std::rethrow_exception(error_);
   }
 
  private:
@@ -99,7 +103,12 @@ class Pool {
       const Fn* fn = fn_.load(std::memory_order_relaxed);
       if (idx >= nblocks) break;
       if (!work_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel)) continue;
-      (*fn)(idx * block, std::min(n, (idx + 1) * block));
+      try {
+        (*fn)(idx * block, std::min(n, (idx + 1) * block));
+      } catch (...) {  // the caller rethrows the first one once all blocks are done
+        std::lock_guard lock(error_mu_);
+        if (!error_) error_ = std::current_exception();
+      }
       ++ran;
     }
     t_in_pool_work = false;
@@ -136,6 +145,8 @@ class Pool {
   std::atomic<const Fn*> fn_{nullptr};  // the current job's parameters
   std::atomic<int64_t> n_{0}, block_{1}, nblocks_{0};
   std::atomic<int64_t> done_{0};  // blocks of the current job finished
+  std::mutex error_mu_;
+  std::exception_ptr error_;  // first exception of the current job
   std::mutex sleep_mu_;
   std::condition_variable wake_;
   std::atomic<int> sleepers_{0};

@@ -7,7 +7,8 @@
 namespace tessera {
 
 // "auto": the backend's activation type (F32 on the CPU, BF16 on CUDA);
-// "f32"/"float32", "f16"/"float16"/"half", "bf16"/"bfloat16" as named.
+// "f32"/"float32", "f16"/"float16", "bf16"/"bfloat16" as named (the
+// names --kv-cache-dtype accepts).
 // Throws kInvalidArgument for other names.
 DType kv_cache_dtype(const EngineConfig& config, const Backend& backend);
 

@@ -308,5 +308,19 @@ TEST(Engine, CpuActivationsFlagSelectsThePrecision) {
   }
 }
 
+// --kv-cache-dtype f16 stores twice the blocks in the same budget and still
+// runs; an unknown name is refused.
+TEST(Engine, KvCacheDtypeSizesThePool) {
+  EngineConfig c = base_config();
+  auto f32 = Engine::create(c);
+  c.kv_cache_dtype = "f16";
+  auto f16 = Engine::create(c);
+  EXPECT_EQ(f16->stats().kv_cache_blocks, 2 * f32->stats().kv_cache_blocks);
+  auto h = f16->submit(make_request(*f16, "The capital of France is", 8));
+  EXPECT_EQ(collect(*h).tokens.at(0).size(), 8u);
+  c.kv_cache_dtype = "q4";
+  EXPECT_THROW(Engine::create(c), Error);
+}
+
 }  // namespace
 }  // namespace tessera

@@ -6,13 +6,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <string>
 #include <vector>
 
 #include "attention_internal.h"
 #include "ops_kernels.h"
 #include "ops_vec_math.h"
-#include "tessera/backend/quant.h"
+#include "quant_internal.h"
 #include "tessera/core/error.h"
 #include "tessera/core/half.h"
 #include "tessera/core/parallel.h"
@@ -65,12 +64,13 @@ inline const float* row_f32(const uint8_t* p, DType type, int n, float* tmp) {
 
 // The portable kernel: built per ISA as a whole, so the small loops inside
 // inline and vectorize (a dispatched call per key would not).
+// row: head_dim floats of scratch for cache rows stored in 16 bits.
 __attribute__((target_clones("avx512f", "avx2", "default"))) void attend(const HeadGroupTask& t,
-                                                                         float* scores) {
+                                                                         float* scores,
+                                                                         float* row) {
   const int hd = t.head_dim;
-  std::vector<float> tmp(static_cast<size_t>(hd));
   for (int j = 0; j < t.n_keys; ++j) {
-    const float* key = row_f32(t.key(j), t.kv_type, hd, tmp.data());
+    const float* key = row_f32(t.key(j), t.kv_type, hd, row);
     for (int h = 0; h < t.group; ++h)
       scores[size_t(h) * t.n_keys + j] = dot(t.q + h * hd, key, hd) * t.scale;
   }
@@ -83,7 +83,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void attend(const H
     for (int d = 0; d < hd; ++d) t.out[h * hd + d] = 0.0f;
   }
   for (int j = 0; j < t.n_keys; ++j) {
-    const float* val = row_f32(t.value(j), t.kv_type, hd, tmp.data());
+    const float* val = row_f32(t.value(j), t.kv_type, hd, row);
     for (int h = 0; h < t.group; ++h)
       axpy(scores[size_t(h) * t.n_keys + j], val, t.out + h * hd, hd);
   }
@@ -156,12 +156,12 @@ void paged_attention(const Tensor& q, const KvLayer& cache, const AttentionMeta&
   const auto* kbase = static_cast<const uint8_t*>(cache.k.data());
   const auto* vbase = static_cast<const uint8_t*>(cache.v.data());
   const size_t block_stride = size_t(num_kv_heads) * block_size * head_dim;
-  const std::string isa = kernel_isa();
-  const bool avx512 = isa == "avx512-vnni" || isa == "amx";
+  const bool avx512 = detail::kernel_family() >= 2;
   // Tasks are (token, kv head) pairs; each handles the `group` query heads
   // that share the KV head, so every key/value row is loaded once for them.
   parallel_for(int64_t(T) * num_kv_heads, 1, [&](int64_t b, int64_t e) {
     std::vector<float> scores(size_t(group) * std::max(max_ctx, 1));
+    std::vector<float> row(static_cast<size_t>(head_dim));
     for (int64_t task = b; task < e; ++task) {
       const int t = int(task / num_kv_heads), g = int(task % num_kv_heads);
       const auto [s, pos] = token_seq[t];
@@ -180,7 +180,7 @@ void paged_attention(const Tensor& q, const KvLayer& cache, const AttentionMeta&
       task_args.n_keys = pos + 1;
       task_args.scale = scale;
       if (!avx512 || !detail::attend_avx512(task_args, scores.data()))
-        attend(task_args, scores.data());
+        attend(task_args, scores.data(), row.data());
     }
   });
 }

@@ -217,4 +217,8 @@ struct TileDriver {
   }
 };
 
+// The kernel family kernel_isa() names, as a number: 0 portable, 1 AVX2,
+// 2 AVX-512 VNNI, 3 AMX (which also runs the AVX-512 kernels).
+int kernel_family();
+
 }  // namespace tessera::cpu::detail

@@ -194,6 +194,8 @@ void matmul(const float* x, int64_t T, int64_t x_stride, const Tensor& w, float*
 
 std::string kernel_isa() { return kIsaNames[int(current_isa())]; }
 
+int detail::kernel_family() { return int(current_isa()); }
+
 bool set_kernel_isa(const std::string& isa) {
   const int i = isa_from_name(isa);
   if (i < 0 || !cpu_supports(Isa(i))) return false;
