@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "element_count.h"
 #include "tessera/core/error.h"
 #include "tessera/formats/ggml_types.h"
 
@@ -231,14 +232,13 @@ class Parser {
     const uint32_t n_dims = read<uint32_t>(name);
     if (n_dims < 1 || n_dims > 4) bad("tensor '{}' has {} dims (1 to 4 supported)", name, n_dims);
     info.shape.resize(n_dims);
-    uint64_t numel = 1;
+    formats::ElementCount elements;
     for (uint32_t d = 0; d < n_dims; ++d) {
       const uint64_t n = read<uint64_t>(name);
-      if (n > static_cast<uint64_t>(INT64_MAX) || __builtin_mul_overflow(numel, n, &numel) ||
-          numel > static_cast<uint64_t>(INT64_MAX))
-        bad("tensor '{}' has too many elements", name);
+      if (!elements.add(n)) bad("tensor '{}' has too many elements", name);
       info.shape[n_dims - 1 - d] = static_cast<int64_t>(n);
     }
+    const uint64_t numel = elements.count();
     info.num_elements = static_cast<int64_t>(numel);
     info.ggml_type = read<uint32_t>(name);
     info.type_name = ggml_type_name(info.ggml_type);

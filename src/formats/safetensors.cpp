@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "element_count.h"
 #include "tessera/core/error.h"
 
 namespace tessera::safetensors {
@@ -103,15 +104,14 @@ class HeaderParser {
     auto shape = value.find("shape");
     if (shape == value.end() || !shape->is_array()) bad("tensor '{}' has no shape array", name);
     if (shape->size() > 8) bad("tensor '{}' has {} dims", name, shape->size());
-    uint64_t numel = 1;
+    formats::ElementCount elements;
     for (const json& dim : *shape) {
       if (!dim.is_number_unsigned()) bad("tensor '{}' has a shape entry that is not a size", name);
       const uint64_t n = dim.get<uint64_t>();
-      if (n > uint64_t(INT64_MAX) || __builtin_mul_overflow(numel, n, &numel) ||
-          numel > uint64_t(INT64_MAX))
-        bad("tensor '{}' has too many elements", name);
+      if (!elements.add(n)) bad("tensor '{}' has too many elements", name);
       info.shape.push_back(static_cast<int64_t>(n));
     }
+    const uint64_t numel = elements.count();
 
     auto offsets = value.find("data_offsets");
     if (offsets == value.end() || !offsets->is_array() || offsets->size() != 2 ||

@@ -179,6 +179,9 @@ TEST(GgufHostile, TensorInfos) {
   EXPECT_BAD(one_tensor({1, 1, 1, 1, 1}, 0, 0, 32), "tensor 't' has 5 dims");
   EXPECT_BAD(one_tensor({1ull << 32, 1ull << 32}, 0, 0, 32), "tensor 't' has too many elements");
   EXPECT_BAD(one_tensor({1ull << 63}, 0, 0, 32), "tensor 't' has too many elements");
+  // A zero dim must not hide an overflow in the others (the row count would wrap).
+  EXPECT_BAD(one_tensor({0, 1ull << 33, 1ull << 33}, 0, 0, 32), "tensor 't' has too many elements");
+  EXPECT_EQ(parse_error(one_tensor({4, 0, 2}, 0, 0, 32)), "");
   EXPECT_BAD(one_tensor({1ull << 61}, 0, 0, 32), "'t' (9223372036854775808 bytes");
   EXPECT_BAD(one_tensor({31, 2}, 3, 0, 64), "row of 31 elements is not a multiple of the Q4_1");
   EXPECT_BAD(one_tensor({4, 2}, 0, 16, 64), "'t' at data offset 16 is not aligned to 32");

@@ -131,6 +131,9 @@ TEST(Safetensors, HostileHeaders) {
   expect(with_header(R"({"t": {"dtype": "F32", "shape": [4294967296, 4294967296],
                             "data_offsets": [0, 8]}})"),
          "too many elements");
+  expect(with_header(R"({"t": {"dtype": "F32", "shape": [0, 4294967296, 4294967296],
+                            "data_offsets": [0, 0]}})"),
+         "too many elements");
   expect(with_header(R"({"t": {"dtype": "F32", "shape": [1], "data_offsets": [0]}})"),
          "no [begin, end] data_offsets");
   expect(with_header(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
