@@ -27,14 +27,17 @@ const std::vector<DType> kAllTypes = {DType::kF32,  DType::kF16,  DType::kBF16,
                                       DType::kQ4_0, DType::kQ4_1, DType::kQ8_0,
                                       DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
 
-// Selects a kernel family with 8-bit activations (what these tests cover;
-// the float-activation kernels have their own suite) and restores the
-// family, precision and thread count afterwards.
+// Selects a kernel family with quantized activations (8-bit, or 16-bit for
+// the 32-block types: what these tests cover; the float-activation kernels
+// have their own suite) and restores the family, precision and thread count
+// afterwards.
 class IsaScope {
  public:
-  explicit IsaScope(const std::string& isa) : saved_isa_(cpu::kernel_isa()) {
+  explicit IsaScope(const std::string& isa,
+                    cpu::ActivationPrecision precision = cpu::ActivationPrecision::kInt8)
+      : saved_isa_(cpu::kernel_isa()) {
     ok_ = cpu::set_kernel_isa(isa);
-    cpu::set_activation_precision(cpu::ActivationPrecision::kInt8);
+    cpu::set_activation_precision(precision);
   }
   ~IsaScope() {
     cpu::set_kernel_isa(saved_isa_);
@@ -209,24 +212,29 @@ void expect_bits_equal(const std::vector<float>& a, const std::vector<float>& b,
 struct Case {
   DType type;
   std::string isa;
+  cpu::ActivationPrecision precision = cpu::ActivationPrecision::kInt8;
 };
 std::string case_name(const testing::TestParamInfo<Case>& info) {
   std::string s = std::string(dtype_name(info.param.type)) + "_" + info.param.isa;
+  if (info.param.precision == cpu::ActivationPrecision::kInt16) s += "_int16";
   for (char& c : s)
     if (c == '-') c = '_';
   return s;
 }
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
-  for (DType t : kAllTypes)
-    for (const char* isa : {"portable", "avx2", "avx512-vnni", "amx"}) cases.push_back({t, isa});
+  for (const char* isa : {"portable", "avx2", "avx512-vnni", "amx"}) {
+    for (DType t : kAllTypes) cases.push_back({t, isa});
+    for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0})
+      cases.push_back({t, isa, cpu::ActivationPrecision::kInt16});
+  }
   return cases;
 }
 
 class QuantMatmul : public testing::TestWithParam<Case> {
  protected:
   void SetUp() override {
-    scope_ = std::make_unique<IsaScope>(GetParam().isa);
+    scope_ = std::make_unique<IsaScope>(GetParam().isa, GetParam().precision);
     if (!scope_->ok()) GTEST_SKIP() << GetParam().isa << " not supported on this CPU";
   }
   int64_t block() const { return dtype_info(GetParam().type).block_size == 256 ? 256 : 32; }
@@ -282,7 +290,7 @@ TEST_P(QuantMatmul, BitIdenticalToPortable) {
       const Tensor w = make_weight(type, N, K, rng);
       const std::vector<float> x = make_activations(T, K, K, rng);
       const std::vector<float> simd = run(x, T, K, w, N);
-      IsaScope portable("portable");
+      IsaScope portable("portable", GetParam().precision);
       expect_bits_equal(simd, run(x, T, K, w, N),
                         "K=" + std::to_string(K) + " T=" + std::to_string(T));
     }
@@ -378,20 +386,38 @@ TEST(QuantMatmulApi, RejectsBadShapes) {
   EXPECT_THROW(cpu::matmul(x.data(), 2, 64, ints, out.data(), 4), Error);  // no kernel
 }
 
-// The activation quantizer rounds to nearest: error at most half a step.
+// The activation quantizer rounds to nearest: error at most half a step
+// (amax/127 with 8 bits, amax/32639 with 16).
 TEST(QuantMatmulApi, ActivationRoundtripError) {
   std::mt19937 rng(3);
   const std::vector<float> x = make_activations(1, 512, 512, rng);
-  for (DType type : {DType::kQ8_0, DType::kQ4_K}) {
-    const int64_t bs = type == DType::kQ8_0 ? 32 : 256;
-    std::vector<float> xq(512);
-    cpu::activation_roundtrip(type, x.data(), xq.data(), 512);
-    for (int64_t b = 0; b < 512 / bs; ++b) {
-      float amax = 0;
-      for (int64_t k = b * bs; k < (b + 1) * bs; ++k) amax = std::max(amax, std::fabs(x[k]));
-      for (int64_t k = b * bs; k < (b + 1) * bs; ++k)
-        EXPECT_LE(std::fabs(x[k] - xq[k]), amax / 254.0f * 1.0001f) << k;
+  for (auto [precision, levels] : {std::pair{cpu::ActivationPrecision::kInt8, 127.0f},
+                                   std::pair{cpu::ActivationPrecision::kInt16, 32639.0f}}) {
+    IsaScope scope(cpu::kernel_isa(), precision);
+    for (DType type : {DType::kQ8_0, DType::kQ4_K}) {
+      if (precision == cpu::ActivationPrecision::kInt16 && type == DType::kQ4_K) continue;
+      const int64_t bs = type == DType::kQ8_0 ? 32 : 256;
+      std::vector<float> xq(512);
+      cpu::activation_roundtrip(type, x.data(), xq.data(), 512);
+      double worst = 0;
+      for (int64_t b = 0; b < 512 / bs; ++b) {
+        float amax = 0;
+        for (int64_t k = b * bs; k < (b + 1) * bs; ++k) amax = std::max(amax, std::fabs(x[k]));
+        for (int64_t k = b * bs; k < (b + 1) * bs; ++k) {
+          const double err = std::fabs(x[k] - xq[k]) / amax;
+          EXPECT_LE(err, 0.5 / levels * 1.0001) << k;
+          worst = std::max(worst, err);
+        }
+      }
+      EXPECT_GT(worst, 0.25 / levels) << "quantized at the expected step";
     }
+  }
+  // In 16-bit mode k-quant weights keep float activations.
+  {
+    IsaScope scope(cpu::kernel_isa(), cpu::ActivationPrecision::kInt16);
+    std::vector<float> same(512);
+    cpu::activation_roundtrip(DType::kQ4_K, x.data(), same.data(), 512);
+    EXPECT_EQ(same, std::vector<float>(x.begin(), x.begin() + 512));
   }
   std::vector<float> same(512);
   cpu::activation_roundtrip(DType::kF16, x.data(), same.data(), 512);
@@ -407,12 +433,15 @@ TEST(QuantMatmulApi, ActivationQuantizersAgree) {
   x[3] = 0.0f;  // an all-zero block
   for (int64_t k = 32; k < 64; ++k) x[K + k] = 0.0f;
   using namespace cpu::detail;
-  for (ActFormat f : {ActFormat::kB32, ActFormat::kB256}) {
+  for (ActFormat f : {ActFormat::kB32, ActFormat::kB32Wide, ActFormat::kB256}) {
     const size_t stride = pad64(act_row_bytes(f, K));
     std::vector<uint8_t> a(stride * T, 0xAB), b(stride * T, 0xCD);
     if (f == ActFormat::kB32) {
       quantize_b32_portable(x.data(), K, 0, T, K, a.data(), stride);
       quantize_b32_avx2(x.data(), K, 0, T, K, b.data(), stride);
+    } else if (f == ActFormat::kB32Wide) {
+      quantize_b32_wide_portable(x.data(), K, 0, T, K, a.data(), stride);
+      quantize_b32_wide_avx2(x.data(), K, 0, T, K, b.data(), stride);
     } else {
       quantize_b256_portable(x.data(), K, 0, T, K, a.data(), stride);
       quantize_b256_avx2(x.data(), K, 0, T, K, b.data(), stride);

@@ -110,11 +110,20 @@ std::vector<std::string> supported_kernel_isas();
 // with the real kInt8 kernels: 1.7e-2 to 1.0e-1 at the last position, top-1
 // agreement at 95.7% of positions. activation_roundtrip() above describes
 // this mode.
+//
+// kInt16: Q4_0/Q4_1/Q8_0 weights take activations quantized to 16 bits per
+// 32-block (scale amax/32639), each split into two 8-bit halves so VNNI and
+// AMX compute the exact integer dot as 256 * dot(w, hi) + dot(w, lo); then
+// the same float step as kInt8. Other weight types keep float activations
+// (as in kFloat). Integer dots are exact, so AMX (many rows) and VNNI (few
+// rows) give the same bits: batch invariance holds. CPUs without AVX-512
+// VNNI run this mode on the portable kernels (slow).
 enum class ActivationPrecision {
   kFloat,  // float32 activations, weights unpacked in registers (default)
   kInt8,   // 8-bit activations, integer dot products
+  kInt16,  // 16-bit activations for 32-block weights, integer dot products
 };
-// Process-wide; the first call reads TESSERA_CPU_ACTIVATIONS=f32|int8.
+// Process-wide; the first call reads TESSERA_CPU_ACTIVATIONS=f32|int8|int16.
 ActivationPrecision activation_precision();
 void set_activation_precision(ActivationPrecision p);
 

@@ -85,6 +85,7 @@ void scores_of(const HeadGroupTask& t, float* scores) {
     __m512 q[C];
     for (int c = 0; c < C; ++c) q[c] = _mm512_loadu_ps(t.q + h * C * 16 + c * 16);
     float* sc = scores + size_t(h) * n;
+    RowWalk keys(t, t.k_base);
     for (int j0 = 0; j0 < n; j0 += 16) {
       const int nj = std::min(16, n - j0);
       __m512 acc[16];
@@ -93,7 +94,7 @@ void scores_of(const HeadGroupTask& t, float* scores) {
           acc[jj] = _mm512_setzero_ps();
           continue;
         }
-        const uint8_t* key = t.key(j0 + jj);
+        const uint8_t* key = keys.next();
         constexpr int kStep = 16 * (kT == DType::kF32 ? 4 : 2);  // bytes per 16 elements
         __m512 a = _mm512_mul_ps(q[0], load16<kT>(key));
         for (int c = 1; c < C; ++c) a = _mm512_fmadd_ps(q[c], load16<kT>(key + kStep * c), a);
@@ -129,8 +130,9 @@ void weighted_values(const HeadGroupTask& t, const float* scores, const float* i
   __m512 acc[H][C];
   for (int h = 0; h < H; ++h)
     for (int c = 0; c < C; ++c) acc[h][c] = _mm512_setzero_ps();
+  RowWalk values(t, t.v_base);
   for (int j = 0; j < n; ++j) {
-    const uint8_t* val = t.value(j);
+    const uint8_t* val = values.next();
     constexpr int kStep = 16 * (kT == DType::kF32 ? 4 : 2);
     __m512 v[C];
     for (int c = 0; c < C; ++c) v[c] = load16<kT>(val + kStep * c);

@@ -22,13 +22,31 @@ struct HeadGroupTask {
   size_t block_stride;  // elements between blocks
   int block_size, head_dim, group, n_keys;
   float scale;
+};
 
-  size_t offset(int j) const {
-    return (size_t(table[j / block_size]) * block_stride + size_t(j % block_size) * head_dim) *
-           size_t(elem_bytes);
+// Walks one cache's rows for keys 0, 1, 2, ... in order: a table lookup per
+// block, no division per key (the block size is a run-time value).
+class RowWalk {
+ public:
+  RowWalk(const HeadGroupTask& t, const uint8_t* base)
+      : t_(t),
+        base_(base),
+        block_bytes_(t.block_stride * size_t(t.elem_bytes)),
+        row_bytes_(size_t(t.head_dim) * size_t(t.elem_bytes)) {}
+  const uint8_t* next() {
+    if (in_ == t_.block_size || !block_) {
+      block_ = base_ + size_t(t_.table[blk_++]) * block_bytes_;
+      in_ = 0;
+    }
+    return block_ + size_t(in_++) * row_bytes_;
   }
-  const uint8_t* key(int j) const { return k_base + offset(j); }
-  const uint8_t* value(int j) const { return v_base + offset(j); }
+
+ private:
+  const HeadGroupTask& t_;
+  const uint8_t* base_;
+  size_t block_bytes_, row_bytes_;
+  const uint8_t* block_ = nullptr;
+  int blk_ = 0, in_ = 0;
 };
 
 // AVX-512 kernel for head_dim 64 or 128 (false: not handled, use the

@@ -28,6 +28,7 @@ ActivationPrecision initial_precision() {
   if (const char* env = std::getenv("TESSERA_CPU_ACTIVATIONS"); env && *env) {
     const std::string v = env;
     if (v == "int8") return ActivationPrecision::kInt8;
+    if (v == "int16") return ActivationPrecision::kInt16;
   }
   return ActivationPrecision::kFloat;
 }

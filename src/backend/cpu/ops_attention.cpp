@@ -69,8 +69,9 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void attend(const H
                                                                          float* scores,
                                                                          float* row) {
   const int hd = t.head_dim;
+  detail::RowWalk keys(t, t.k_base), values(t, t.v_base);
   for (int j = 0; j < t.n_keys; ++j) {
-    const float* key = row_f32(t.key(j), t.kv_type, hd, row);
+    const float* key = row_f32(keys.next(), t.kv_type, hd, row);
     for (int h = 0; h < t.group; ++h)
       scores[size_t(h) * t.n_keys + j] = dot(t.q + h * hd, key, hd) * t.scale;
   }
@@ -83,7 +84,7 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void attend(const H
     for (int d = 0; d < hd; ++d) t.out[h * hd + d] = 0.0f;
   }
   for (int j = 0; j < t.n_keys; ++j) {
-    const float* val = row_f32(t.value(j), t.kv_type, hd, row);
+    const float* val = row_f32(values.next(), t.kv_type, hd, row);
     for (int h = 0; h < t.group; ++h)
       axpy(scores[size_t(h) * t.n_keys + j], val, t.out + h * hd, hd);
   }

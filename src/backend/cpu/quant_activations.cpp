@@ -43,15 +43,18 @@ float quantize_run(const float* x, int n, int8_t* q) {
 }  // namespace
 
 ActFormat act_format(DType weight_type) {
+  const ActivationPrecision precision = activation_precision();
+  if (precision == ActivationPrecision::kFloat) return ActFormat::kFloat;
+  const bool wide = precision == ActivationPrecision::kInt16;
   switch (weight_type) {
     case DType::kQ4_0:
     case DType::kQ4_1:
     case DType::kQ8_0:
-      return ActFormat::kB32;
+      return wide ? ActFormat::kB32Wide : ActFormat::kB32;
     case DType::kQ4_K:
     case DType::kQ5_K:
     case DType::kQ6_K:
-      return ActFormat::kB256;
+      return wide ? ActFormat::kFloat : ActFormat::kB256;
     default:
       return ActFormat::kFloat;
   }
@@ -61,6 +64,8 @@ size_t act_row_bytes(ActFormat f, int64_t K) {
   switch (f) {
     case ActFormat::kB32:
       return ActB32Row::bytes(K);
+    case ActFormat::kB32Wide:
+      return ActB32Row::bytes(K, true);
     case ActFormat::kB256:
       return ActB256Row::bytes(K);
     case ActFormat::kFloat:
@@ -82,6 +87,45 @@ void quantize_b32_portable(const float* x, int64_t x_stride, int64_t t0, int64_t
       const float d = quantize_run(xr + b * 32, 32, q);
       int32_t sum = 0;
       for (int i = 0; i < 32; ++i) sum += q[i];
+      r.d[b] = d;
+      r.isum[b] = sum;
+      r.s[b] = d * float(sum);
+    }
+  }
+}
+
+void quantize_b32_wide_portable(const float* x, int64_t x_stride, int64_t t0, int64_t t1, int64_t K,
+                                uint8_t* dst, size_t dst_stride) {
+  const int64_t nb = K / 32;
+  for (int64_t t = t0; t < t1; ++t) {
+    uint8_t* base = dst + t * dst_stride;
+    std::memset(base, 0, ActB32Row::bytes(K, true));
+    const ActB32Row r = ActB32Row::at(base, K, true);
+    const float* xr = x + t * x_stride;
+    for (int64_t b = 0; b < nb; ++b) {
+      const float* xb = xr + b * 32;
+      float amax = 0.0f;
+      bool finite = true;
+      for (int i = 0; i < 32; ++i) {
+        const float a = std::fabs(xb[i]);
+        amax = a > amax ? a : amax;
+        finite &= a <= 3.4028235e38f;
+      }
+      if (!finite) {  // q stays zero; NaN d makes the bad input show as NaN outputs
+        r.d[b] = r.s[b] = std::nanf("");
+        continue;
+      }
+      const float d = amax / float(kWideLevels);
+      const float id = amax != 0.0f ? float(kWideLevels) / amax : 0.0f;
+      int32_t sum = 0;
+      for (int i = 0; i < 32; ++i) {
+        int q = round_even(xb[i] * id);
+        q = q > kWideLevels ? kWideLevels : q < -kWideLevels ? -kWideLevels : q;
+        const int hi = (q + 128) >> 8;  // arithmetic shift: floor
+        r.qs[b * 32 + i] = int8_t(hi);
+        r.lo[b * 32 + i] = int8_t(q - 256 * hi);
+        sum += q;
+      }
       r.d[b] = d;
       r.isum[b] = sum;
       r.s[b] = d * float(sum);
@@ -118,7 +162,7 @@ void activation_roundtrip(DType weight_type, const float* x, float* out, int64_t
     std::memcpy(out, x, size_t(K) * 4);
     return;
   }
-  const int block = f == ActFormat::kB32 ? 32 : 256;
+  const int block = f == ActFormat::kB256 ? 256 : 32;
   if (K % block != 0)
     fail(ErrorKind::kInvalidArgument, "activation_roundtrip: K={} is not a multiple of {}", K,
          block);
@@ -126,6 +170,12 @@ void activation_roundtrip(DType weight_type, const float* x, float* out, int64_t
   uint8_t* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~63);
   const int8_t* qs;
   const float* d;
+  if (f == ActFormat::kB32Wide) {
+    quantize_b32_wide_portable(x, K, 0, 1, K, base, 0);
+    const ActB32Row r = ActB32Row::at(base, K, true);
+    for (int64_t k = 0; k < K; ++k) out[k] = r.d[k / 32] * float(256 * int(r.qs[k]) + int(r.lo[k]));
+    return;
+  }
   if (f == ActFormat::kB32) {
     quantize_b32_portable(x, K, 0, 1, K, base, 0);
     const ActB32Row r = ActB32Row::at(base, K);

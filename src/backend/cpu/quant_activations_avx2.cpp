@@ -1,4 +1,5 @@
-// 8-bit activation rows with AVX2. Same bytes as quant_activations.cpp:
+// 8-bit and 16-bit activation rows with AVX2. Same bytes as
+// quant_activations.cpp:
 // max and the float products are exact in any order, cvtps2dq rounds half to
 // even like the portable round_even().
 #include <immintrin.h>
@@ -53,7 +54,49 @@ inline void quantize32(const float* x, __m256 id, int8_t* q, __m256i* sums) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), fixed);
 }
 
+// Packs 32 int32 lanes (values in int8 range) into 32 bytes in order.
+inline void store_bytes32(__m256i q0, __m256i q1, __m256i q2, __m256i q3, int8_t* dst) {
+  const __m256i b = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst),
+                      _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+
 }  // namespace
+
+void quantize_b32_wide_avx2(const float* x, int64_t x_stride, int64_t t0, int64_t t1, int64_t K,
+                            uint8_t* dst, size_t dst_stride) {
+  const int64_t nb = K / 32;
+  const __m256i top = _mm256_set1_epi32(kWideLevels), bottom = _mm256_set1_epi32(-kWideLevels);
+  for (int64_t t = t0; t < t1; ++t) {
+    uint8_t* base = dst + t * dst_stride;
+    std::memset(base, 0, ActB32Row::bytes(K, true));
+    const ActB32Row r = ActB32Row::at(base, K, true);
+    const float* xr = x + t * x_stride;
+    for (int64_t b = 0; b < nb; ++b) {
+      float amax;
+      if (!abs_max(xr + b * 32, 32, &amax)) {
+        r.d[b] = r.s[b] = std::nanf("");
+        continue;
+      }
+      const float d = amax / float(kWideLevels);
+      const __m256 id = _mm256_set1_ps(amax != 0.0f ? float(kWideLevels) / amax : 0.0f);
+      __m256i q[4], hi[4], lo[4], sums = _mm256_setzero_si256();
+      for (int i = 0; i < 4; ++i) {
+        q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + b * 32 + 8 * i), id));
+        q[i] = _mm256_max_epi32(_mm256_min_epi32(q[i], top), bottom);
+        hi[i] = _mm256_srai_epi32(_mm256_add_epi32(q[i], _mm256_set1_epi32(128)), 8);
+        lo[i] = _mm256_sub_epi32(q[i], _mm256_slli_epi32(hi[i], 8));
+        sums = _mm256_add_epi32(sums, q[i]);
+      }
+      store_bytes32(hi[0], hi[1], hi[2], hi[3], r.qs + b * 32);
+      store_bytes32(lo[0], lo[1], lo[2], lo[3], r.lo + b * 32);
+      const int32_t isum = hsum_i32(sums);
+      r.d[b] = d;
+      r.isum[b] = isum;
+      r.s[b] = d * float(isum);
+    }
+  }
+}
 
 void quantize_b32_avx2(const float* x, int64_t x_stride, int64_t t0, int64_t t1, int64_t K,
                        uint8_t* dst, size_t dst_stride) {

@@ -59,10 +59,15 @@ inline int q6k_value(const uint8_t* ql, const uint8_t* qh, int e) {
   return lo | (hi << 4);
 }
 
-// ---- 8-bit activation rows ----
-// One activation row of K floats quantized for the matmul. Two formats:
+// ---- quantized activation rows ----
+// One activation row of K floats quantized for the matmul. Three formats:
 //  B32 (Q4_0/Q4_1/Q8_0 weights): nb = K/32 blocks; d = amax/127,
 //      q = round_even(x * 127/amax); isum = sum(q); s = d * isum.
+//  B32 wide (same weights, 16-bit activations): d = amax/kWideLevels,
+//      q = round_even(x * kWideLevels/amax), stored as two int8 halves
+//      q = 256 * hi + lo (hi in qs, lo in lo) so 8-bit integer hardware
+//      (VNNI, AMX) computes exact dots as 256 * dot(w, hi) + dot(w, lo);
+//      isum and s as above, of the 16-bit values.
 //  B256 (k-quant weights): nsb = K/256 super-blocks; one d per super-block,
 //      bsum[16] = sums of q over each run of 16.
 // Arrays are padded with zeros to 16 entries so SIMD kernels may load pairs
@@ -70,17 +75,23 @@ inline int q6k_value(const uint8_t* ql, const uint8_t* qh, int e) {
 inline size_t pad64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 inline int64_t pad16(int64_t n) { return (n + 15) / 16 * 16; }
 
+// The largest 16-bit value whose halves both fit int8 (0x7F7F), so every
+// |q| <= kWideLevels splits with hi and lo in [-128, 127].
+constexpr int kWideLevels = 32639;
+
 struct ActB32Row {
-  int8_t* qs;     // [nb * 32]
+  int8_t* qs;     // [nb * 32]: the values, or (wide) their high halves
+  int8_t* lo;     // wide rows only: [nb * 32] low halves; nullptr otherwise
   float* d;       // [pad16(nb)]
   float* s;       // [pad16(nb)]
   int32_t* isum;  // [pad16(nb)]
 
-  static size_t bytes(int64_t K) {
+  static size_t bytes(int64_t K, bool wide = false) {
     const int64_t nb = K / 32;
-    return pad64(size_t(nb) * 32) + 3 * size_t(pad16(nb)) * 4;
+    const size_t narrow = pad64(size_t(nb) * 32) + 3 * size_t(pad16(nb)) * 4;
+    return wide ? pad64(narrow) + pad64(size_t(nb) * 32) : narrow;
   }
-  static ActB32Row at(uint8_t* base, int64_t K) {
+  static ActB32Row at(uint8_t* base, int64_t K, bool wide = false) {
     const int64_t nb = K / 32;
     ActB32Row r;
     r.qs = reinterpret_cast<int8_t*>(base);
@@ -88,6 +99,7 @@ struct ActB32Row {
     r.d = reinterpret_cast<float*>(p);
     r.s = r.d + pad16(nb);
     r.isum = reinterpret_cast<int32_t*>(r.s + pad16(nb));
+    r.lo = wide ? reinterpret_cast<int8_t*>(base + pad64(bytes(K))) : nullptr;
     return r;
   }
 };
@@ -111,7 +123,9 @@ struct ActB256Row {
   }
 };
 
-enum class ActFormat { kFloat, kB32, kB256 };
+enum class ActFormat { kFloat, kB32, kB32Wide, kB256 };
+// The row format matmul quantizes activations to for this weight type in
+// the current activation_precision(); kFloat where they stay float.
 ActFormat act_format(DType weight_type);
 size_t act_row_bytes(ActFormat f, int64_t K);
 
@@ -127,6 +141,10 @@ void quantize_b32_avx2(const float* x, int64_t x_stride, int64_t t0, int64_t t1,
                        uint8_t* dst, size_t dst_stride);
 void quantize_b256_avx2(const float* x, int64_t x_stride, int64_t t0, int64_t t1, int64_t K,
                         uint8_t* dst, size_t dst_stride);
+void quantize_b32_wide_portable(const float* x, int64_t x_stride, int64_t t0, int64_t t1, int64_t K,
+                                uint8_t* dst, size_t dst_stride);
+void quantize_b32_wide_avx2(const float* x, int64_t x_stride, int64_t t0, int64_t t1, int64_t K,
+                            uint8_t* dst, size_t dst_stride);
 
 // ---- kernels ----
 // The canonical per-element float order. Integer dot products are exact, so
@@ -137,6 +155,7 @@ void quantize_b256_avx2(const float* x, int64_t x_stride, int64_t t0, int64_t t1
 //  B32 (Q4_0, Q4_1, Q8_0), blocks b in order, acc = 0:
 //     acc = fma(float(dot_b), dw_b * da_b, acc)     dot_b = sum w_q * a_q
 //     acc = fma(mw_b, sa_b, acc)                    Q4_1 only
+//     (the same for wide rows, a_q being the 16-bit value 256 * hi + lo)
 //  k-quants, super-blocks s in order, acc = 0:
 //     acc = fma(float(isum_s), d_s * da_s, acc)     isum = sum_j sc_j * dot_j
 //     acc = fma(float(-msum_s), dmin_s * da_s, acc) Q4_K/Q5_K: msum = sum_j m_j * asum_j
@@ -162,6 +181,9 @@ struct MatmulProblem {
   int64_t K = 0;
   float* out = nullptr;
   int64_t out_stride = 0;  // elements
+  // Large kernels with a pack_tile step: every 16 activation rows packed
+  // once per call (tile i at tiles + i * tile_bytes(K)).
+  const uint8_t* tiles = nullptr;
 };
 using RegionKernel = void (*)(const MatmulProblem& p, int64_t t0, int64_t t1, int64_t n0,
                               int64_t n1);
@@ -179,6 +201,11 @@ struct KernelInfo {
   RegionKernel large = nullptr;
   int large_nt = 1;
   int large_min_t = 1 << 30;
+  // Optional for `large`: packs activation rows [t, t + rows) (rows <= 16)
+  // into one tile of tile_bytes(K) bytes, done once per call before the
+  // regions run (which then start at multiples of 16 rows).
+  size_t (*tile_bytes)(int64_t K) = nullptr;
+  void (*pack_tile)(const MatmulProblem& p, int64_t t, int rows, uint8_t* dst) = nullptr;
 };
 
 // Kernels per ISA; fn == nullptr where an ISA has no kernel for a type (the
@@ -187,6 +214,11 @@ KernelInfo portable_kernel(DType type);
 KernelInfo avx2_kernel(DType type);
 KernelInfo avx512_kernel(DType type);
 KernelInfo amx_kernel(DType type);
+// Kernels for wide (16-bit) activation rows, Q4_0/Q4_1/Q8_0 only (AVX2
+// machines use the portable ones).
+KernelInfo portable_wide_kernel(DType type);
+KernelInfo avx512_wide_kernel(DType type);
+KernelInfo amx_wide_kernel(DType type);
 
 // Calls micro<MT', NT'>(p, t, n) over the region in register tiles of MT x NT,
 // with smaller instantiations at the edges. All instantiations of a micro

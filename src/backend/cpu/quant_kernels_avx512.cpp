@@ -15,7 +15,10 @@ KernelInfo avx512_float_kernel(DType type);
 
 namespace {
 
-template <DType kType>
+// kWide: 16-bit activation rows; per row the 8-bit dot of the high halves
+// is shifted up by 8 bits before the low halves are added in, so the reduce
+// tree sees exact 16-bit-activation partials.
+template <DType kType, bool kWide = false>
 struct B32Avx512 {
   using F = B32Format<kType>;
 
@@ -50,7 +53,7 @@ struct B32Avx512 {
       const int64_t nb = p.K / 32;
       ActB32Row a[MT];
       for (int i = 0; i < MT; ++i)
-        a[i] = ActB32Row::at(const_cast<uint8_t*>(act_row(p, t + i)), p.K);
+        a[i] = ActB32Row::at(const_cast<uint8_t*>(act_row(p, t + i)), p.K, kWide);
       const uint8_t* w0 = p.w + n * p.w_stride;
       // Gather offsets of the (d, m) words: rows in lanes 0-7, again for b+1 in 8-15.
       const __m512i offsets = _mm512_add_epi32(
@@ -79,6 +82,11 @@ struct B32Avx512 {
           for (int j = 0; j < 8; ++j)
             D[j] = j < NT ? _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[j], aq)
                           : _mm512_setzero_si512();
+          if constexpr (kWide) {
+            const __m512i lo = _mm512_loadu_si512(a[i].lo + b * 32);
+            for (int j = 0; j < NT; ++j)
+              D[j] = _mm512_dpbusd_epi32(_mm512_slli_epi32(D[j], 8), wq[j], lo);
+          }
           __m512i dot = reduce8_rows(D);
           if constexpr (F::kCorrShift > 0)
             dot = _mm512_sub_epi32(
@@ -113,6 +121,15 @@ KernelInfo b32_kernel() {
   return k;
 }
 
+template <DType kType>
+KernelInfo b32_wide_kernel() {
+  KernelInfo k;
+  k.fn = TileDriver<4, 8, B32Avx512<kType, true>::template Micro>::run;
+  k.mt = 4;
+  k.nt = 8;
+  return k;
+}
+
 }  // namespace
 
 KernelInfo avx512_kernel(DType type) {
@@ -129,6 +146,19 @@ KernelInfo avx512_kernel(DType type) {
       return avx512_kquant_kernel(type);
     default:
       return avx512_float_kernel(type);
+  }
+}
+
+KernelInfo avx512_wide_kernel(DType type) {
+  switch (type) {
+    case DType::kQ4_0:
+      return b32_wide_kernel<DType::kQ4_0>();
+    case DType::kQ4_1:
+      return b32_wide_kernel<DType::kQ4_1>();
+    case DType::kQ8_0:
+      return b32_wide_kernel<DType::kQ8_0>();
+    default:
+      return {};
   }
 }
 

@@ -93,17 +93,19 @@ void unpack_row(DType type, const uint8_t* w, int64_t K, UnpackedRow& r) {
   }
 }
 
-template <DType kType>
+// kWide: 16-bit activation rows, dot = 256 * dot(w, hi) + dot(w, lo).
+template <DType kType, bool kWide = false>
 void region_b32(const MatmulProblem& p, int64_t t0, int64_t t1, int64_t n0, int64_t n1) {
   const int64_t K = p.K, nb = K / 32;
   UnpackedRow w(K);
   for (int64_t n = n0; n < n1; ++n) {
     unpack_row(kType, p.w + n * p.w_stride, K, w);
     for (int64_t t = t0; t < t1; ++t) {
-      const ActB32Row a = ActB32Row::at(const_cast<uint8_t*>(p.act + t * p.act_stride), K);
+      const ActB32Row a = ActB32Row::at(const_cast<uint8_t*>(p.act + t * p.act_stride), K, kWide);
       float acc = 0.0f;
       for (int64_t b = 0; b < nb; ++b) {
-        const int32_t dot = dot_i8(&w.q[b * 32], a.qs + b * 32, 32);
+        int32_t dot = dot_i8(&w.q[b * 32], a.qs + b * 32, 32);
+        if constexpr (kWide) dot = 256 * dot + dot_i8(&w.q[b * 32], a.lo + b * 32, 32);
         acc = std::fma(float(dot), w.d[b] * a.d[b], acc);
         if constexpr (kType == DType::kQ4_1) acc = std::fma(w.m[b], a.s[b], acc);
       }
@@ -195,6 +197,19 @@ KernelInfo portable_kernel(DType type) {
       return {region_kquant<DType::kQ5_K>, 1, 1};
     case DType::kQ6_K:
       return {region_kquant<DType::kQ6_K>, 1, 1};
+    default:
+      return {};
+  }
+}
+
+KernelInfo portable_wide_kernel(DType type) {
+  switch (type) {
+    case DType::kQ4_0:
+      return {region_b32<DType::kQ4_0, true>, 1, 1};
+    case DType::kQ4_1:
+      return {region_b32<DType::kQ4_1, true>, 1, 1};
+    case DType::kQ8_0:
+      return {region_b32<DType::kQ8_0, true>, 1, 1};
     default:
       return {};
   }

@@ -97,8 +97,18 @@ KernelInfo kernel_for(Isa isa, DType type) {
   return k;
 }
 
+// The best wide-activation kernel at or below `isa` (no AVX2 ones).
+KernelInfo wide_kernel_for(Isa isa, DType type) {
+  KernelInfo k;
+  if (isa == Isa::kAmx) k = amx_wide_kernel(type);
+  if (!k.fn && isa >= Isa::kAvx512Vnni) k = avx512_wide_kernel(type);
+  if (!k.fn) k = portable_wide_kernel(type);
+  return k;
+}
+
 QuantizeRowsFn quantizer_for(Isa isa, ActFormat f) {
   const bool simd = isa >= Isa::kAvx2;
+  if (f == ActFormat::kB32Wide) return simd ? quantize_b32_wide_avx2 : quantize_b32_wide_portable;
   if (f == ActFormat::kB32) return simd ? quantize_b32_avx2 : quantize_b32_portable;
   return simd ? quantize_b256_avx2 : quantize_b256_portable;
 }
@@ -131,9 +141,15 @@ void matmul(const float* x, int64_t T, int64_t x_stride, const Tensor& w, float*
   }
   const DType type = w.dtype();
   const Isa isa = current_isa();
-  if (activation_precision() == ActivationPrecision::kFloat)
+  const ActivationPrecision precision = activation_precision();
+  const ActFormat f = act_format(type);
+  const bool wide = f == ActFormat::kB32Wide;
+  // Float activations take the float kernels (repacked weights); only the
+  // 8-bit mode has float-weight kernels of its own.
+  if (precision == ActivationPrecision::kFloat ||
+      (precision == ActivationPrecision::kInt16 && f == ActFormat::kFloat))
     return detail::matmul_f32act(int(isa), x, T, x_stride, w, out, out_stride);
-  const KernelInfo kernel = kernel_for(isa, type);
+  const KernelInfo kernel = wide ? wide_kernel_for(isa, type) : kernel_for(isa, type);
   if (!kernel.fn)
     fail(ErrorKind::kUnsupported, "cpu matmul: no kernel for weight type {}", dtype_name(type));
 
@@ -143,7 +159,6 @@ void matmul(const float* x, int64_t T, int64_t x_stride, const Tensor& w, float*
   p.K = K;
   p.out = out;
   p.out_stride = out_stride;
-  const ActFormat f = act_format(type);
   if (f == ActFormat::kFloat) {
     p.act = reinterpret_cast<const uint8_t*>(x);
     p.act_stride = size_t(x_stride) * 4;
@@ -166,6 +181,19 @@ void matmul(const float* x, int64_t T, int64_t x_stride, const Tensor& w, float*
     fn = kernel.large;
     nt = kernel.large_nt;
     mt = std::max<int64_t>(kernel.large_min_t, 64);
+    if (kernel.pack_tile) {  // pack the activation tiles once, not per region
+      const size_t bytes = kernel.tile_bytes(K);
+      const int64_t tiles = (T + 15) / 16;
+      thread_local std::vector<uint8_t> tile_buf;
+      if (tile_buf.size() < bytes * size_t(tiles) + 64) tile_buf.resize(bytes * size_t(tiles) + 64);
+      uint8_t* base = reinterpret_cast<uint8_t*>(
+          (reinterpret_cast<uintptr_t>(tile_buf.data()) + 63) & ~uintptr_t(63));
+      parallel_for(tiles, 1, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i)
+          kernel.pack_tile(p, 16 * i, int(std::min<int64_t>(16, T - 16 * i)), base + i * bytes);
+      });
+      p.tiles = base;
+    }
   } else if (kernel.batched && T >= kernel.batched_min_t) {
     fn = kernel.batched;
     nt = kernel.batched_nt;
