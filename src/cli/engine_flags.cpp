@@ -28,9 +28,10 @@ void add_engine_flags(CLI::App& app, EngineFlags& f) {
   app.add_option("--kv-cache-memory", f.kv_cache_memory,
                  "KV-cache budget, e.g. 512M or 2G (default: two full contexts)");
   app.add_option("--cpu-activations", c.cpu_activations,
-                 "CPU matmul activations: f32 (default, exact), int16 (faster batches, "
-                 "~1e-4 logits error) or int8 (fastest, ~1e-2)")
-      ->check(CLI::IsMember({"f32", "int16", "int8"}));
+                 "CPU matmul activations: auto (default: int16 with AVX-512 VNNI, else "
+                 "f32), f32 (exact), int16 (~1e-4 logits error, faster prompts and batches) "
+                 "or int8 (fastest, ~1e-2)")
+      ->check(CLI::IsMember({"auto", "f32", "int16", "int8"}));
   app.add_option("--kv-cache-dtype", c.kv_cache_dtype,
                  "KV-cache element type: auto (f32 on the CPU, bf16 on CUDA), f32, f16, bf16")
       ->check(CLI::IsMember({"auto", "f32", "f16", "bf16", "float32", "float16", "bfloat16"}))

@@ -202,6 +202,8 @@ std::unique_ptr<server::ServingBackend> make_engine_backend(const server::ServeO
   config.max_model_len = o.max_model_len;
   config.block_size = o.block_size;
   config.kv_cache_memory = o.kv_cache_memory;
+  config.kv_cache_dtype = o.kv_cache_dtype;
+  config.cpu_activations = o.cpu_activations;
   config.gpu_memory_utilization = o.gpu_memory_utilization;
   config.enable_prefix_caching = o.enable_prefix_caching;
   config.max_waiting_requests = o.max_waiting_requests;

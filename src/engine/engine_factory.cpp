@@ -91,14 +91,16 @@ int64_t gpu_kv_budget(Model& model, Backend& backend, const EngineConfig& config
 
 std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
   if (config.threads > 0) set_num_threads(config.threads);
-  if (config.cpu_activations == "int8")
+  if (config.cpu_activations == "auto")
+    cpu::set_activation_precision(cpu::default_activation_precision());
+  else if (config.cpu_activations == "int8")
     cpu::set_activation_precision(cpu::ActivationPrecision::kInt8);
   else if (config.cpu_activations == "int16")
     cpu::set_activation_precision(cpu::ActivationPrecision::kInt16);
   else if (config.cpu_activations == "f32")
     cpu::set_activation_precision(cpu::ActivationPrecision::kFloat);
   else if (!config.cpu_activations.empty())
-    fail(ErrorKind::kInvalidArgument, "unknown --cpu-activations '{}' (f32, int16 or int8)",
+    fail(ErrorKind::kInvalidArgument, "unknown --cpu-activations '{}' (auto, f32, int16 or int8)",
          config.cpu_activations);
   if (config.block_size <= 0 || config.block_size > 256)
     fail(ErrorKind::kInvalidArgument, "--block-size must be in 1..256, got {}", config.block_size);

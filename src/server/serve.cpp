@@ -96,6 +96,14 @@ void add_serve_flags(CLI::App& app, ServeOptions& o) {
   app.add_option_function<std::string>(
       "--kv-cache-memory", [&o](const std::string& s) { o.kv_cache_memory = parse_bytes(s); },
       "KV-cache size in bytes (suffixes K, M, G); 0: automatic");
+  app.add_option("--kv-cache-dtype", o.kv_cache_dtype,
+                 "KV-cache element type: auto (f32 on the CPU, bf16 on CUDA), f32, f16, bf16")
+      ->capture_default_str();
+  app.add_option("--cpu-activations", o.cpu_activations,
+                 "CPU matmul activations: auto (int16 with AVX-512 VNNI, else f32), f32, int16, "
+                 "int8")
+      ->check(CLI::IsMember({"auto", "f32", "int16", "int8"}))
+      ->capture_default_str();
   app.add_option("--gpu-memory-utilization", o.gpu_memory_utilization,
                  "Fraction of GPU memory to use")
       ->capture_default_str()

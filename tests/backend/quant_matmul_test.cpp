@@ -356,6 +356,39 @@ TEST_P(QuantMatmul, BadRowStaysInItsRow) {
 
 INSTANTIATE_TEST_SUITE_P(AllTypesAllIsas, QuantMatmul, testing::ValuesIn(all_cases()), case_name);
 
+// With 16-bit activations, decode-sized calls on prepared weights run a
+// kernel on the packed layout: the same bits as the row-major kernels (few
+// rows), AMX (many rows) and the portable reference.
+TEST(QuantMatmulWide, PackedDecodeMatchesEveryOtherKernel) {
+  const int64_t K = 18 * 32, T = 40;
+  for (DType type : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0}) {
+    std::mt19937 rng(21 + int(type));
+    for (int64_t N : {int64_t(16), int64_t(67)}) {
+      const Tensor w = make_weight(type, N, K, rng);
+      const Tensor packed = cpu::prepare_weight(w);
+      ASSERT_TRUE(cpu::is_prepared(packed));
+      const std::vector<float> x = make_activations(T, K, K, rng);
+      std::vector<float> reference;
+      {
+        IsaScope portable("portable", cpu::ActivationPrecision::kInt16);
+        reference = run(x, T, K, w, N);
+      }
+      for (const std::string& isa : cpu::supported_kernel_isas()) {
+        IsaScope scope(isa, cpu::ActivationPrecision::kInt16);
+        SCOPED_TRACE(std::string(dtype_name(type)) + " " + isa + " N=" + std::to_string(N));
+        expect_bits_equal(run(x, T, K, packed, N), reference, "all rows, prepared");
+        for (int64_t rows : {1, 2, 3, 4, 5, 15}) {
+          const std::vector<float> head(x.begin(), x.begin() + rows * K);
+          const std::vector<float> want(reference.begin(), reference.begin() + rows * N);
+          expect_bits_equal(run(head, rows, K, packed, N), want,
+                            std::to_string(rows) + " rows, prepared");
+          expect_bits_equal(run(head, rows, K, w, N), want, std::to_string(rows) + " rows");
+        }
+      }
+    }
+  }
+}
+
 TEST(QuantMatmulApi, IsaSelection) {
   const std::vector<std::string> isas = cpu::supported_kernel_isas();
   ASSERT_FALSE(isas.empty());

@@ -287,8 +287,10 @@ namespace {
 
 // --cpu-activations sets the process-wide matmul precision; int8 still
 // gives a working engine (its tokens may differ from f32, so only the
-// count and the mode are checked here), and a bad name is refused.
+// count and the mode are checked here), auto picks the CPU's default, and a
+// bad name is refused.
 TEST(Engine, CpuActivationsFlagSelectsThePrecision) {
+  const cpu::ActivationPrecision saved = cpu::activation_precision();
   EngineConfig c = base_config();
   c.cpu_activations = "int8";
   auto e = Engine::create(c);
@@ -299,6 +301,17 @@ TEST(Engine, CpuActivationsFlagSelectsThePrecision) {
   c.cpu_activations = "f32";
   e = Engine::create(c);
   EXPECT_EQ(cpu::activation_precision(), cpu::ActivationPrecision::kFloat);
+  e.reset();
+  c.cpu_activations = "int16";
+  e = Engine::create(c);
+  EXPECT_EQ(cpu::activation_precision(), cpu::ActivationPrecision::kInt16);
+  e.reset();
+  c.cpu_activations = "auto";
+  e = Engine::create(c);
+  EXPECT_EQ(cpu::activation_precision(), cpu::default_activation_precision());
+  EXPECT_EQ(cpu::default_activation_precision() == cpu::ActivationPrecision::kInt16,
+            cpu::kernel_isa() == "avx512-vnni" || cpu::kernel_isa() == "amx");
+  e.reset();
   c.cpu_activations = "int4";
   try {
     Engine::create(c);
@@ -306,6 +319,7 @@ TEST(Engine, CpuActivationsFlagSelectsThePrecision) {
   } catch (const Error& err) {
     EXPECT_EQ(err.kind(), ErrorKind::kInvalidArgument);
   }
+  cpu::set_activation_precision(saved);
 }
 
 // --kv-cache-dtype f16 stores twice the blocks in the same budget and still

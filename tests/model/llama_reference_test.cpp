@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model_test_util.h"
+#include "tessera/backend/quant.h"
 #include "tessera/engine/model_runner.h"
 
 namespace tessera {
@@ -47,11 +48,25 @@ int argmax(std::span<const float> v) {
   return int(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
-// Per KV-cache type: F32 (the default) and the half-size F16 cache. (A BF16
-// cache keeps 8 bits of mantissa: its logits are within 1e-2 too, but it
-// flips near ties of up to ~2e-2 that this test's greedy check rejects;
-// tests/backend/cpu_attention_test.cpp checks its kernels.)
-class LlamaReference : public ::testing::TestWithParam<DType> {};
+// Per KV-cache type and matmul activation precision: F32 with float
+// activations (the default), the half-size F16 cache, and 16-bit integer
+// activations. (A BF16 cache keeps 8 bits of mantissa: its logits are within
+// 1e-2 too, but it flips near ties of up to ~2e-2 that this test's greedy
+// check rejects; tests/backend/cpu_attention_test.cpp checks its kernels.)
+struct Precision {
+  DType kv;
+  cpu::ActivationPrecision activations;
+  double max_logits_error;  // last-position relative L2, with a margin over the measured
+};
+
+class LlamaReference : public ::testing::TestWithParam<Precision> {
+ protected:
+  void SetUp() override { cpu::set_activation_precision(GetParam().activations); }
+  void TearDown() override { cpu::set_activation_precision(saved_); }
+
+ private:
+  cpu::ActivationPrecision saved_ = cpu::activation_precision();
+};
 
 TEST_P(LlamaReference, PromptLogitsAndGreedyContinuationsMatchTransformers) {
   TestModel& tm = default_test_model();
@@ -66,7 +81,7 @@ TEST_P(LlamaReference, PromptLogitsAndGreedyContinuationsMatchTransformers) {
     std::vector<int32_t> tokens = c["prompt_ids"].get<std::vector<int32_t>>();
     const auto expected = c["greedy_ids"].get<std::vector<int32_t>>();
     const auto gaps = c["top2_gaps"].get<std::vector<double>>();
-    SingleSequence seq(tm, int(tokens.size() + expected.size()), 16, GetParam());
+    SingleSequence seq(tm, int(tokens.size() + expected.size()), 16, GetParam().kv);
 
     // Whole prompt in one step.
     std::span<const float> logits = seq.step(tokens, int(tokens.size()));
@@ -74,7 +89,7 @@ TEST_P(LlamaReference, PromptLogitsAndGreedyContinuationsMatchTransformers) {
     const double err = relative_l2(logits, want);
     std::printf("case %zu: %zu prompt tokens, last-position logits relative L2 error %.2e\n",
                 case_index, tokens.size(), err);
-    EXPECT_LT(err, 1e-2) << "relative L2 error of last-position logits";
+    EXPECT_LT(err, GetParam().max_logits_error) << "relative L2 error of last-position logits";
     EXPECT_EQ(argmax(logits), argmax(want));
 
     // Greedy decode, one token per step; follow the reference's tokens so a
@@ -95,10 +110,15 @@ TEST_P(LlamaReference, PromptLogitsAndGreedyContinuationsMatchTransformers) {
   std::printf("%zu prompts, %d near-tie divergences\n", case_index, divergences);
 }
 
-INSTANTIATE_TEST_SUITE_P(KvCache, LlamaReference, ::testing::Values(DType::kF32, DType::kF16),
-                         [](const ::testing::TestParamInfo<DType>& info) {
-                           return std::string(dtype_name(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    KvCacheAndActivations, LlamaReference,
+    ::testing::Values(Precision{DType::kF32, cpu::ActivationPrecision::kFloat, 5e-5},
+                      Precision{DType::kF16, cpu::ActivationPrecision::kFloat, 5e-3},
+                      Precision{DType::kF32, cpu::ActivationPrecision::kInt16, 2e-3}),
+    [](const ::testing::TestParamInfo<Precision>& info) {
+      const bool int16 = info.param.activations == cpu::ActivationPrecision::kInt16;
+      return std::string(dtype_name(info.param.kv)) + (int16 ? "_Int16" : "");
+    });
 
 }  // namespace
 }  // namespace tessera

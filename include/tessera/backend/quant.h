@@ -85,7 +85,7 @@ std::vector<std::string> supported_kernel_isas();
 
 // Precision modes of matmul's activations.
 //
-// kFloat (default): activations stay float32. Weights are repacked once
+// kFloat: activations stay float32. Weights are repacked once
 // (prepare_weight) into groups of 16 rows interleaved along K, still
 // quantized (the same bytes rearranged); the kernels unpack 16 rows' weights
 // at a time into float registers and FMA them against broadcast
@@ -103,10 +103,10 @@ std::vector<std::string> supported_kernel_isas();
 // Per matmul on random data, relative L2 error vs a float64 reference is
 // 2e-7 to 3.5e-7 on every type (tests/backend/f32act_matmul_test.cpp).
 //
-// kInt8 (opt-in, faster prompts): the 8-bit activations described at the
+// kInt8 (opt-in, fastest prompts): the 8-bit activations described at the
 // top of this file. End to end against transformers on SmolLM2: logits
 // relative L2 error 8e-2 at the last position and 14 greedy divergences in
-// 10 x 64 tokens, which is why kFloat is the default; test_f32act_logits.py
+// 10 x 64 tokens, which is why it is not the default; test_f32act_logits.py
 // with the real kInt8 kernels: 1.7e-2 to 1.0e-1 at the last position, top-1
 // agreement at 95.7% of positions. activation_roundtrip() above describes
 // this mode.
@@ -118,12 +118,19 @@ std::vector<std::string> supported_kernel_isas();
 // (as in kFloat). Integer dots are exact, so AMX (many rows) and VNNI (few
 // rows) give the same bits: batch invariance holds. CPUs without AVX-512
 // VNNI run this mode on the portable kernels (slow).
+//
+// The default (default_activation_precision) is kInt16 on CPUs that run the
+// AVX-512 VNNI or AMX kernels (same decode speed as kFloat, about 1.6x its
+// prompt and batch throughput, logits within 6e-4 of transformers) and
+// kFloat elsewhere (the portable int16 kernels would be slow).
 enum class ActivationPrecision {
-  kFloat,  // float32 activations, weights unpacked in registers (default)
+  kFloat,  // float32 activations, weights unpacked in registers
   kInt8,   // 8-bit activations, integer dot products
   kInt16,  // 16-bit activations for 32-block weights, integer dot products
 };
-// Process-wide; the first call reads TESSERA_CPU_ACTIVATIONS=f32|int8|int16.
+ActivationPrecision default_activation_precision();
+// Process-wide; the first call reads TESSERA_CPU_ACTIVATIONS=auto|f32|int16|
+// int8 (auto or unset: the default above).
 ActivationPrecision activation_precision();
 void set_activation_precision(ActivationPrecision p);
 

@@ -32,6 +32,8 @@ struct ServeOptions {
   int max_model_len = 0;
   int block_size = 16;
   int64_t kv_cache_memory = 0;
+  std::string kv_cache_dtype = "auto";
+  std::string cpu_activations = "auto";
   double gpu_memory_utilization = 0.9;
   bool enable_prefix_caching = true;
   int max_waiting_requests = 1024;

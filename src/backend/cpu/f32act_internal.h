@@ -125,6 +125,10 @@ struct Problem {
   const float* tile_at(int64_t t) const { return tiles + size_t(t / tile) * tile_stride; }
 };
 
+// The packed groups of a weight made by prepare_weight (packed now if not
+// yet), or nullptr for any other tensor.
+const uint8_t* prepared_groups(const Tensor& w);
+
 // Calls with fewer tokens read x directly (decode); from this many on, the
 // SIMD kernels read token tiles.
 constexpr int64_t kMinTileTokens = 4;

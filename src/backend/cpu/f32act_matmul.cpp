@@ -27,10 +27,11 @@ using namespace detail::f32act;
 ActivationPrecision initial_precision() {
   if (const char* env = std::getenv("TESSERA_CPU_ACTIVATIONS"); env && *env) {
     const std::string v = env;
+    if (v == "f32") return ActivationPrecision::kFloat;
     if (v == "int8") return ActivationPrecision::kInt8;
     if (v == "int16") return ActivationPrecision::kInt16;
   }
-  return ActivationPrecision::kFloat;
+  return default_activation_precision();
 }
 
 std::atomic<int> g_precision{-1};
@@ -101,6 +102,11 @@ Scratch& call_scratch() {
 
 }  // namespace
 
+ActivationPrecision default_activation_precision() {
+  // Families 2 (AVX-512 VNNI) and 3 (AMX) have the fast 16-bit kernels.
+  return detail::kernel_family() >= 2 ? ActivationPrecision::kInt16 : ActivationPrecision::kFloat;
+}
+
 ActivationPrecision activation_precision() {
   int v = g_precision.load(std::memory_order_relaxed);
   if (v < 0) {
@@ -134,6 +140,11 @@ Tensor prepare_weight(const Tensor& w) {
 }
 
 bool is_prepared(const Tensor& w) { return prepared_of(w) != nullptr; }
+
+const uint8_t* detail::f32act::prepared_groups(const Tensor& w) {
+  PreparedWeight* pw = prepared_of(w);
+  return pw ? pw->groups() : nullptr;
+}
 
 namespace detail {
 

@@ -172,25 +172,36 @@ struct AmxB32 {
     }
   }
 
-  // out tile: 16 weight rows x 16 activation rows over all nb blocks.
+  // out tile: 16 weight rows x 16 activation rows over all nb blocks. Two
+  // blocks are in flight on the tiles while the float step runs on the pair
+  // before (stored one iteration earlier, so its loads do not wait on the
+  // tile stores); blocks still accumulate in order.
   TESSERA_AMX static void tile(const WeightBlock* w, const ActBlock* x, int64_t nb,
                                float (*res)[16]) {
-    alignas(64) int32_t C0[16][16], C1[16][16], L0[16][16], L1[16][16];
+    alignas(64) int32_t C[2][2][16][16], L[2][2][16][16];  // [buffer][block of the pair]
     __m512 acc[16];
     for (int n = 0; n < 16; ++n) acc[n] = _mm512_setzero_ps();
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {  // two blocks in flight: tiles 0 (4) and 3 (5)
+    int64_t b = 0, pending = -1;
+    int buf = 0;
+    for (; b + 2 <= nb; b += 2, buf ^= 1) {  // tiles 0 (4) and 3 (5)
       TESSERA_AMX_BLOCK_DOTS(0, 4, w[b], x[b]);
       TESSERA_AMX_BLOCK_DOTS(3, 5, w[b + 1], x[b + 1]);
-      TESSERA_AMX_STORE_DOTS(0, 4, C0, L0);
-      TESSERA_AMX_STORE_DOTS(3, 5, C1, L1);
-      accumulate(C0, L0, w[b], x[b], acc);
-      accumulate(C1, L1, w[b + 1], x[b + 1], acc);
+      if (pending >= 0) {
+        accumulate(C[buf ^ 1][0], L[buf ^ 1][0], w[pending], x[pending], acc);
+        accumulate(C[buf ^ 1][1], L[buf ^ 1][1], w[pending + 1], x[pending + 1], acc);
+      }
+      TESSERA_AMX_STORE_DOTS(0, 4, C[buf][0], L[buf][0]);
+      TESSERA_AMX_STORE_DOTS(3, 5, C[buf][1], L[buf][1]);
+      pending = b;
+    }
+    if (pending >= 0) {
+      accumulate(C[buf ^ 1][0], L[buf ^ 1][0], w[pending], x[pending], acc);
+      accumulate(C[buf ^ 1][1], L[buf ^ 1][1], w[pending + 1], x[pending + 1], acc);
     }
     if (b < nb) {
       TESSERA_AMX_BLOCK_DOTS(0, 4, w[b], x[b]);
-      TESSERA_AMX_STORE_DOTS(0, 4, C0, L0);
-      accumulate(C0, L0, w[b], x[b], acc);
+      TESSERA_AMX_STORE_DOTS(0, 4, C[0][0], L[0][0]);
+      accumulate(C[0][0], L[0][0], w[b], x[b], acc);
     }
     for (int n = 0; n < 16; ++n) _mm512_store_ps(res[n], acc[n]);
   }

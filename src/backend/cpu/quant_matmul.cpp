@@ -15,6 +15,7 @@
 
 #include "f32act_internal.h"
 #include "quant_internal.h"
+#include "quant_wide_packed.h"
 #include "tessera/backend/quant.h"
 #include "tessera/core/error.h"
 #include "tessera/core/parallel.h"
@@ -113,6 +114,40 @@ QuantizeRowsFn quantizer_for(Isa isa, ActFormat f) {
   return simd ? quantize_b256_avx2 : quantize_b256_portable;
 }
 
+// A decode-sized call with 16-bit activations on a prepared 32-block
+// weight: the packed-weight kernel (same bits as the row-major one, at
+// memory speed). False when it does not apply.
+bool wide_packed_matmul(const Tensor& w, int64_t T, const MatmulProblem& p) {
+  const WidePackedRegion fn = wide_packed_region_avx512(w.dtype());
+  const uint8_t* groups = fn ? f32act::prepared_groups(w) : nullptr;
+  if (!groups) return false;
+  const int64_t K = p.K, N = w.dim(0);
+  thread_local std::vector<int8_t> perm;
+  thread_local std::vector<WidePackedRow> rows;
+  perm.resize(size_t(2 * T * K));
+  rows.resize(size_t(T));
+  const bool q4 = w.dtype() != DType::kQ8_0;
+  for (int64_t t = 0; t < T; ++t) {
+    const ActB32Row r = ActB32Row::at(const_cast<uint8_t*>(p.act + t * p.act_stride), K, true);
+    int8_t* hi = perm.data() + 2 * t * K;
+    if (q4) {
+      permute_even_odd(r.qs, hi, K);
+      permute_even_odd(r.lo, hi + K, K);
+    }
+    rows[size_t(t)] = q4 ? WidePackedRow{hi, hi + K, r.d, r.s, r.isum}
+                         : WidePackedRow{r.qs, r.lo, r.d, r.s, r.isum};
+  }
+  WidePackedProblem q;
+  q.L = f32act::layout_for(w.dtype(), K);
+  q.groups = groups;
+  q.N = N;
+  q.rows = rows.data();
+  q.out = p.out;
+  q.out_stride = p.out_stride;
+  parallel_for((N + 15) / 16, 1, [&](int64_t g0, int64_t g1) { fn(q, 0, T, g0, g1); });
+  return true;
+}
+
 // Per-thread scratch for quantized activations, 64-byte aligned.
 uint8_t* act_scratch(size_t bytes) {
   thread_local std::vector<uint8_t> buf;
@@ -172,12 +207,15 @@ void matmul(const float* x, int64_t T, int64_t x_stride, const Tensor& w, float*
     p.act_stride = stride;
   }
 
+  const bool large = kernel.large && T >= kernel.large_min_t;
+  if (wide && !large && isa >= Isa::kAvx512Vnni && wide_packed_matmul(w, T, p)) return;
+
   // Split over weight-row tiles; add splits over T only when there are too
   // few row tiles to keep every thread busy.
   RegionKernel fn = kernel.fn;
   int64_t nt = kernel.nt, mt = kernel.mt;
   // Batched kernels repack weights per region: keep their T chunks long.
-  if (kernel.large && T >= kernel.large_min_t) {
+  if (large) {
     fn = kernel.large;
     nt = kernel.large_nt;
     mt = std::max<int64_t>(kernel.large_min_t, 64);
