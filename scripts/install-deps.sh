@@ -20,7 +20,7 @@ if ((${#missing[@]})); then
     "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c "import pytest, tokenizers, gguf, numpy, jinja2, openai, requests, prometheus_client, safetensors" 2>/dev/null; then
+if ! python3 -c "import pytest, tokenizers, gguf, numpy, jinja2, openai, requests, prometheus_client, safetensors, transformers" 2>/dev/null; then
   echo "installing Python packages from requirements-dev.txt"
   python3 -m pip install -q --disable-pip-version-check -r "$here/../requirements-dev.txt"
 fi

@@ -77,9 +77,12 @@ struct B32Format {
 // Index pairs for the 3-level reduction tree (see reduce8_rows): level l
 // combines registers A and B into one whose lane L is
 // A-or-B[lo[L]] + A-or-B[hi[L]] (indices >= 16 pick B).
+// constexpr so the table is built at compile time: a run-time constructor in
+// this AVX-512 translation unit would be vectorized with AVX-512 and run at
+// start-up on every CPU, crashing those without it.
 struct ReduceTree {
-  alignas(64) int32_t lo[3][16], hi[3][16];
-  ReduceTree() {
+  alignas(64) int32_t lo[3][16] = {}, hi[3][16] = {};
+  constexpr ReduceTree() {
     for (int L = 0; L < 16; ++L) {
       // Level 0: rows (A, B), 8 partials per block -> 4: [A b | B b | A b1 | B b1].
       {
@@ -106,7 +109,7 @@ struct ReduceTree {
     }
   }
 };
-inline const ReduceTree kTree;
+inline constexpr ReduceTree kTree{};
 
 inline __m512i combine(int level, __m512i a, __m512i b) {
   const __m512i lo = _mm512_load_si512(kTree.lo[level]), hi = _mm512_load_si512(kTree.hi[level]);
