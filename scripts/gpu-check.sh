@@ -6,11 +6,14 @@
 #   model    a random-init Llama (GQA, llama3 rope) built in transformers on the
 #            GPU (scripts/make_gpu_reference.py) against tessera on CUDA, through
 #            the ModelRunner under several schedules (tests/reference/hf_reference_test.cpp);
+#            and the engine's outputs with async scheduling against without it
+#            (tests/engine/async_scheduling_test.cpp);
 #   greedy   the default model's greedy tokens on the GPU against the CPU path's
 #            (when the model file is in the models folder);
 #   bench    `tessera bench latency` and `bench throughput --grid` on the
 #            Llama-3-8B shapes with dummy weights, and transformers' generate at
-#            the same shapes (scripts/hf_generate_bench.py), side by side.
+#            the same shapes (scripts/hf_generate_bench.py), side by side; the
+#            latency and 128/128 again with --no-async-scheduling.
 #
 #   scripts/gpu-check.sh                    # on the GPU machine, from the repo root
 #   scripts/gpu-check.sh --fetch-deps DIR   # here: download the Debian packages
@@ -18,7 +21,7 @@
 #
 # Environment: ONLY="kernels model greedy bench" (sections to run; default all),
 # SANITIZER=0 (skip compute-sanitizer), PREBUILT=DIR (binaries already built
-# for sm_90a elsewhere: DIR/bin/{tessera,test_cuda,test_reference,bench_cuda_kernels}
+# for sm_90a elsewhere: DIR/bin/{tessera,test_cuda,test_reference,test_engine,bench_cuda_kernels}
 # and the shared libraries they need in DIR/lib; skips configure and build),
 # BENCH_PROMPTS (requests per grid point, scaled by length; default 256).
 #
@@ -95,18 +98,20 @@ if [ -n "${PREBUILT:-}" ]; then
   # python3 and torch, which bring their own).
   prebuilt=$(cd "$PREBUILT" && pwd)
   mkdir -p /tmp/tessera-bin
-  for b in tessera test_cuda test_reference bench_cuda_kernels; do
+  for b in tessera test_cuda test_reference test_engine bench_cuda_kernels; do
     printf '#!/bin/sh\nLD_LIBRARY_PATH=%s/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} exec %s/bin/%s "$@"\n' \
       "$prebuilt" "$prebuilt" "$b" >/tmp/tessera-bin/$b
     chmod +x /tmp/tessera-bin/$b
   done
   bin_tessera=/tmp/tessera-bin/tessera bin_test_cuda=/tmp/tessera-bin/test_cuda
   bin_test_reference=/tmp/tessera-bin/test_reference bin_bench=/tmp/tessera-bin/bench_cuda_kernels
+  bin_test_engine=/tmp/tessera-bin/test_engine
   note "build: prebuilt binaries from $PREBUILT ($(cat "$PREBUILT/commit" 2>/dev/null))"
 else
 bin_tessera=$build/tessera bin_test_cuda=$build/tests/test_cuda
 bin_test_reference=$build/tests/test_reference bin_bench=$build/bench/bench_cuda_kernels
-targets=(test_cuda bench_cuda_kernels tessera test_reference)
+bin_test_engine=$build/tests/test_engine
+targets=(test_cuda bench_cuda_kernels tessera test_reference test_engine)
 set -o pipefail
 if ! cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSERA_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90a -DTESSERA_TESTS=ON -DTESSERA_BENCH=ON \
@@ -248,6 +253,14 @@ if want model; then
     tail -30 "$OUT/model.log"
     note "model vs transformers: reference script FAILED"
   fi
+  start=$(date +%s)
+  if TESSERA_TEST_DEVICE=cuda timeout 300 "$bin_test_engine" \
+      --gtest_filter='AsyncScheduling.Device*' >"$OUT/async.log" 2>&1; then
+    note "async scheduling = sync outputs (cuda): passed in $(( $(date +%s) - start )) s"
+  else
+    note "async scheduling = sync outputs (cuda): FAILED"
+    grep -B2 -A12 "Failure" "$OUT/async.log" | head -60
+  fi
 fi
 
 # ---- greedy: the default model on the GPU against the CPU path -----------------
@@ -305,9 +318,16 @@ if want bench; then
   else
     tail -20 "$OUT/latency.log"; note "bench latency: FAILED"
   fi
-  # The same without CUDA graphs, for what they save.
+  # The same without CUDA graphs, and without async scheduling, for what they save.
   timeout 240 "$bin_tessera" bench latency --device cuda --load-format dummy -m $cfg --enforce-eager \
     >"$OUT/latency_eager.txt" 2>"$OUT/latency_eager.log" || note "bench latency --enforce-eager: FAILED"
+  timeout 240 "$bin_tessera" bench latency --device cuda --load-format dummy -m $cfg \
+    --no-async-scheduling >"$OUT/latency_sync.txt" 2>"$OUT/latency_sync.log" ||
+    note "bench latency --no-async-scheduling: FAILED"
+  timeout 240 "$bin_tessera" bench throughput --device cuda --load-format dummy -m $cfg \
+    --num-prompts 256 --max-num-seqs 256 --max-num-batched-tokens 8192 --no-single \
+    --no-async-scheduling >"$OUT/throughput_sync.txt" 2>"$OUT/throughput_sync.log" ||
+    note "bench throughput --no-async-scheduling: FAILED"
   start=$(date +%s)
   if timeout 360 "$bin_tessera" bench throughput --device cuda --load-format dummy -m $cfg --grid \
       --num-prompts "${BENCH_PROMPTS:-256}" --max-num-seqs 256 --max-num-batched-tokens 8192 \
@@ -335,6 +355,10 @@ if want bench; then
     echo "--enforce-eager (no CUDA graphs):"
     grep -E "^\| (time to first|decode)" "$OUT/latency_eager.txt" 2>/dev/null
     echo
+    echo "--no-async-scheduling (each step scheduled after the previous one's tokens are back):"
+    grep -E "^\| (time to first|decode)" "$OUT/latency_sync.txt" 2>/dev/null
+    grep -E "^\| [0-9]+ requests" "$OUT/throughput_sync.txt" 2>/dev/null
+    echo
     cat "$OUT/throughput.txt" 2>/dev/null
     echo
     cat "$OUT/hf_generate.txt" 2>/dev/null
@@ -351,6 +375,9 @@ if want bench; then
   echo
   grep -E "^\| (time to first|decode)" "$OUT/latency.txt" 2>/dev/null | sed 's/^/  tessera latency /'
   grep -E "^\| decode" "$OUT/latency_eager.txt" 2>/dev/null | sed 's/^/  tessera latency, eager /'
+  grep -E "^\| decode" "$OUT/latency_sync.txt" 2>/dev/null | sed 's/^/  tessera latency, no async /'
+  grep -E "^\| [0-9]+ requests" "$OUT/throughput_sync.txt" 2>/dev/null |
+    sed 's/^/  tessera 128\/128, no async /'
   grep -E "^\| [0-9]+/[0-9]+" "$OUT/throughput.txt" 2>/dev/null | sed 's/^/  tessera /'
   grep -E "^\| (latency|throughput)" "$OUT/hf_generate.txt" 2>/dev/null | sed 's/^/  transformers /'
 fi

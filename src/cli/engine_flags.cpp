@@ -44,6 +44,12 @@ void add_engine_flags(CLI::App& app, EngineFlags& f) {
                "Share KV blocks between requests with the same prefix (default on)");
   app.add_flag("--enforce-eager", c.enforce_eager,
                "CUDA: run decode steps op by op instead of replaying CUDA graphs");
+  app.add_flag_callback(
+      "--async-scheduling", [&c] { c.async_scheduling = true; },
+      "Queue the next decode step while the current one runs (default on CUDA)");
+  app.add_flag_callback(
+      "--no-async-scheduling", [&c] { c.async_scheduling = false; },
+      "Schedule each step after the previous one's tokens are back");
   app.add_option("--max-waiting-requests", c.max_waiting_requests,
                  "Queue limit; beyond it requests are refused")
       ->capture_default_str();

@@ -196,6 +196,7 @@ std::unique_ptr<server::ServingBackend> make_engine_backend(const server::ServeO
   config.device = o.device;
   config.load_format = o.load_format;
   config.enforce_eager = o.enforce_eager;
+  config.async_scheduling = o.async_scheduling;
   config.threads = o.threads;
   config.max_num_seqs = o.max_num_seqs;
   config.max_num_batched_tokens = o.max_num_batched_tokens;

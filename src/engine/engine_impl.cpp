@@ -65,6 +65,11 @@ EngineImpl::EngineImpl(const EngineConfig& config, std::unique_ptr<WeightSource>
     device_sampler_ =
         std::make_shared<cuda::DeviceSampler>(*backend_, int(model_->config().vocab_size));
 #endif
+  // Chained steps read their tokens from the device sampler on a GPU, or
+  // from the host sampler on the CPU; a GPU sampling on the host has no
+  // device copy of the ids to chain from.
+  const bool can_chain = device_sampler_ || backend_->device() == Device::kCPU;
+  async_scheduling_ = can_chain && config.async_scheduling.value_or(bool(device_sampler_));
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -203,27 +208,42 @@ void EngineImpl::take_inbox() {
 }
 
 void EngineImpl::loop() {
+  const auto fail_all = [this](const char* what) {
+    // A failed step fails the requests in flight, not the process.
+    spdlog::error("engine step failed: {}", what);
+    inflight_.reset();
+    std::vector<RequestState*> all;
+    for (auto& [id, r] : requests_) all.push_back(r.get());
+    for (RequestState* r : all) finish_request(*r, FinishReason::kAbort);
+  };
   while (true) {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] {
-        return stopping_ || !inbox_.empty() || !aborts_.empty() || !requests_.empty();
+        return stopping_ || inflight_ || !inbox_.empty() || !aborts_.empty() || !requests_.empty();
       });
       if (stopping_) break;
     }
     try {
+      // Requests change only between steps: the step in flight ends first.
+      if (inflight_ && input_pending()) {
+        finish(*inflight_, nullptr);
+        inflight_.reset();
+      }
       take_inbox();
       step();
       ++steps_;
     } catch (const std::exception& e) {
-      // A failed step fails the requests in flight, not the process.
-      spdlog::error("engine step failed: {}", e.what());
-      std::vector<RequestState*> all;
-      for (auto& [id, r] : requests_) all.push_back(r.get());
-      for (RequestState* r : all) finish_request(*r, FinishReason::kAbort);
+      fail_all(e.what());
     }
     update_stats();
   }
+  try {
+    if (inflight_) finish(*inflight_, nullptr);
+  } catch (const std::exception& e) {
+    fail_all(e.what());
+  }
+  inflight_.reset();
   take_inbox();
   std::vector<RequestState*> all;
   for (auto& [id, r] : requests_) all.push_back(r.get());
@@ -231,42 +251,37 @@ void EngineImpl::loop() {
 }
 
 void EngineImpl::step() {
-  if (requests_.empty()) return;
   const auto t0 = std::chrono::steady_clock::now();
-  StepPlan plan = scheduler_.schedule();
-  if (plan.empty()) {
-    // Nothing fits although nothing runs: the head request can never get
-    // its blocks (its context outgrew the cache). End it rather than spin.
-    if (scheduler_.num_running() == 0 && scheduler_.num_waiting() > 0) {
-      for (auto& [id, r] : requests_)
-        if (!r->aborted) {
-          spdlog::warn("request {} does not fit in the KV cache; ending it", id);
-          finish_request(*r, FinishReason::kLength);
-          break;
-        }
+  auto t1 = t0;
+  if (!inflight_) {
+    if (requests_.empty()) return;
+    StepPlan plan = scheduler_.schedule();
+    if (plan.empty()) {
+      // Nothing fits although nothing runs: the head request can never get
+      // its blocks (its context outgrew the cache). End it rather than spin.
+      if (scheduler_.num_running() == 0 && scheduler_.num_waiting() > 0) {
+        for (auto& [id, r] : requests_)
+          if (!r->aborted) {
+            spdlog::warn("request {} does not fit in the KV cache; ending it", id);
+            finish_request(*r, FinishReason::kLength);
+            break;
+          }
+      }
+      return;
     }
-    return;
+    t1 = std::chrono::steady_clock::now();
+    inflight_ = launch(std::move(plan), nullptr, {});
   }
-  if (!plan.copies.empty()) {
-    std::vector<std::pair<int32_t, int32_t>> copies;
-    for (const auto& c : plan.copies) copies.emplace_back(c.src, c.dst);
-    runner_.copy_blocks(copies);
-  }
-  std::vector<ScheduledSeq> seqs(plan.work.size());
-  for (size_t i = 0; i < plan.work.size(); ++i) {
-    const ScheduledWork& w = plan.work[i];
-    seqs[i].tokens = w.seq->tokens;
-    seqs[i].num_computed = w.seq->num_computed;
-    seqs[i].num_new = w.num_new;
-    seqs[i].block_table = kv_.block_table(w.seq->kv_id);
-    seqs[i].want_logits = w.want_logits;
-    seqs[i].want_all_logits = w.want_all_logits;
-  }
-  std::vector<int> first_row;
-  const auto t1 = std::chrono::steady_clock::now();
-  const Tensor logits = runner_.forward(seqs, first_row);
+  // Async scheduling: queue the next decode step before waiting for this
+  // one, unless requests are waiting to be admitted (a normal schedule does
+  // that) or new input arrived.
+  std::optional<InFlight> next;
+  if (inflight_->fast && scheduler_.num_waiting() == 0 && !input_pending())
+    next = chain(*inflight_);
+  chained_steps_ += next.has_value();
   const auto t2 = std::chrono::steady_clock::now();
-  process_outputs(plan, logits, first_row);
+  finish(*inflight_, next ? &*next : nullptr);
+  inflight_ = std::move(next);
   if (timing_) {
     const auto t3 = std::chrono::steady_clock::now();
     const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
@@ -390,6 +405,7 @@ void EngineImpl::update_stats() {
   stats_.generation_tokens = generation_tokens_;
   stats_.requests_finished = requests_finished_;
   stats_.steps = steps_;
+  stats_.chained_steps = chained_steps_;
 }
 
 }  // namespace tessera

@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -46,9 +47,46 @@ class EngineImpl final : public Engine {
   void shutdown() override;
 
  private:
+  // A step whose forward pass is queued. On the fast path (async
+  // scheduling; every row a decode that can be sampled at launch) sampling
+  // is queued too, and the next step can be chained to it before its
+  // tokens are back (engine_async.cpp).
+  struct InFlight {
+    StepPlan plan;
+    std::vector<int> first_row;
+    Tensor logits;
+    bool fast = false;
+    // Fast path: job k samples sequence jobs[k].second of jobs[k].first; a
+    // null request finished meanwhile (its token is dropped).
+    std::vector<std::pair<RequestState*, int>> jobs;
+    int slot = -1;                   // device sampler slot; -1: sampled on the host
+    std::vector<SampledToken> host;  // host-sampled results
+    std::vector<int32_t> host_ids;   // their ids, the storage of `sampled` on the CPU
+    Tensor sampled;                  // the chosen ids on the backend's device
+  };
+
   void loop();
-  void take_inbox();  // new requests and aborts, under the lock
+  void take_inbox();           // new requests and aborts, under the lock
+  bool input_pending() const;  // requests, aborts or a stop are waiting in the inbox
   void step();
+  // Queues a step: forward pass, and sampling when the step is fast.
+  // `prev` and `sampled_index`: a step chained to prev, whose work item i
+  // reads its input token from prev's job sampled_index[i].
+  InFlight launch(StepPlan plan, const InFlight* prev, const std::vector<int>& sampled_index);
+  bool fast_eligible(const StepPlan& plan) const;
+  void sample_fast(InFlight& f, int num_pending);
+  // The decode step after `prev` for the sequences that go on, queued;
+  // nullopt when there is none or it does not fit the KV cache.
+  std::optional<InFlight> chain(const InFlight& prev);
+  // Waits for a step and takes in its results. `next` (chained to it) loses
+  // the jobs of requests that finish here.
+  void finish(InFlight& f, InFlight* next);
+  void finish_fast(InFlight& f, InFlight* next);
+  // The device job of one sequence, its processor edits appended to edits_.
+  cuda::SampleJob make_job(const RequestState& r, const SequenceState& s, int row, int num_pending);
+  // append_token() of a device sampler's result for r's sequence s.
+  void append_device_token(RequestState& r, SequenceState& s, int32_t token,
+                           const cuda::SampleLogprobs* logprobs);
   // After the forward pass: commit the computed tokens, record prompt
   // logprobs, sample (on the device where it covers the request, else on
   // the host from downloaded rows) and publish (engine_step_outputs.cpp).
@@ -86,7 +124,8 @@ class EngineImpl final : public Engine {
   std::unordered_map<std::string, std::unique_ptr<RequestState>> requests_;  // engine thread
   uint64_t next_kv_id_ = 1;
   // Counters of the engine thread, copied into stats_ after each step.
-  int64_t prompt_tokens_ = 0, generation_tokens_ = 0, requests_finished_ = 0, steps_ = 0;
+  int64_t prompt_tokens_ = 0, generation_tokens_ = 0, requests_finished_ = 0, steps_ = 0,
+          chained_steps_ = 0;
   Sampler sampler_;
   SeedGenerator seeds_;
   // Device sampling (CUDA backends unless TESSERA_DEVICE_SAMPLING=0); the
@@ -102,6 +141,8 @@ class EngineImpl final : public Engine {
     double schedule_ms = 0, forward_ms = 0, sample_ms = 0, outputs_ms = 0;
   };
   std::unique_ptr<StepTiming> timing_;
+  bool async_scheduling_ = false;
+  std::optional<InFlight> inflight_;  // engine thread
 
   // Shared with submitting threads.
   mutable std::mutex mu_;

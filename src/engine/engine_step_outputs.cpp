@@ -98,6 +98,44 @@ void EngineImpl::process_outputs(const StepPlan& plan, const Tensor& logits,
   for (RequestState* r : done) finish_request(*r, std::nullopt);
 }
 
+cuda::SampleJob EngineImpl::make_job(const RequestState& r, const SequenceState& s, int row,
+                                     int num_pending) {
+  const SamplingParams& p = r.params;
+  cuda::SampleJob j;
+  j.row = row;
+  j.greedy = p.greedy() ? 1 : 0;
+  j.top_k = p.top_k;
+  j.temperature = p.temperature;
+  j.top_p = p.top_p;
+  j.min_p = p.min_p;
+  j.repetition_penalty = p.repetition_penalty;
+  j.presence_penalty = p.presence_penalty;
+  j.frequency_penalty = p.frequency_penalty;
+  j.num_logprobs = p.logprobs ? *p.logprobs : -1;
+  j.seed = s.rng.seed();
+  j.stream = s.rng.stream();
+  j.counter = s.rng.counter();
+  j.edit_begin = int32_t(edits_.size());
+  SequenceTokens history;
+  history.prompt = r.prompt;
+  history.output = std::span(s.tokens).subspan(r.prompt.size());
+  history.num_pending = num_pending;
+  j.edit_count = edit_builder_.append(p, history, edits_);
+  return j;
+}
+
+void EngineImpl::append_device_token(RequestState& r, SequenceState& s, int32_t token,
+                                     const cuda::SampleLogprobs* logprobs) {
+  float logprob = 0.0f;
+  std::vector<LogprobEntry> top;
+  if (logprobs) {
+    logprob = logprobs->logprob;
+    for (int i = 0; i < logprobs->num_top; ++i)
+      top.push_back({logprobs->top_ids[i], logprobs->top_logprobs[i]});
+  }
+  append_token(r, s, token, logprob, std::move(top));
+}
+
 void EngineImpl::sample_on_device(const Tensor& logits,
                                   const std::vector<std::pair<RequestState*, int>>& seq_rows) {
 #ifdef TESSERA_WITH_CUDA
@@ -105,28 +143,7 @@ void EngineImpl::sample_on_device(const Tensor& logits,
   edits_.clear();
   for (size_t k = 0; k < seq_rows.size(); ++k) {
     RequestState& r = *job_seqs_[k].first;
-    SequenceState& s = r.seqs[size_t(job_seqs_[k].second)];
-    const SamplingParams& p = r.params;
-    cuda::SampleJob j;
-    j.row = seq_rows[k].second;
-    j.greedy = p.greedy() ? 1 : 0;
-    j.top_k = p.top_k;
-    j.temperature = p.temperature;
-    j.top_p = p.top_p;
-    j.min_p = p.min_p;
-    j.repetition_penalty = p.repetition_penalty;
-    j.presence_penalty = p.presence_penalty;
-    j.frequency_penalty = p.frequency_penalty;
-    j.num_logprobs = p.logprobs ? *p.logprobs : -1;
-    j.seed = s.rng.seed();
-    j.stream = s.rng.stream();
-    j.counter = s.rng.counter();
-    j.edit_begin = int32_t(edits_.size());
-    SequenceTokens history;
-    history.prompt = r.prompt;
-    history.output = std::span(s.tokens).subspan(r.prompt.size());
-    j.edit_count = edit_builder_.append(p, history, edits_);
-    jobs_.push_back(j);
+    jobs_.push_back(make_job(r, r.seqs[size_t(job_seqs_[k].second)], seq_rows[k].second, 0));
   }
   const auto t0 = std::chrono::steady_clock::now();
   device_sampler_->sample(logits, jobs_, edits_);
@@ -138,14 +155,8 @@ void EngineImpl::sample_on_device(const Tensor& logits,
     RequestState& r = *job_seqs_[k].first;
     SequenceState& s = r.seqs[size_t(job_seqs_[k].second)];
     s.rng.set_counter(s.rng.counter() + 1);  // the one draw the host sampler would take
-    float logprob = 0.0f;
-    std::vector<LogprobEntry> top;
-    if (r.params.logprobs) {
-      const cuda::SampleLogprobs& lp = device_sampler_->logprobs()[k];
-      logprob = lp.logprob;
-      for (int i = 0; i < lp.num_top; ++i) top.push_back({lp.top_ids[i], lp.top_logprobs[i]});
-    }
-    append_token(r, s, tokens[k], logprob, std::move(top));
+    append_device_token(r, s, tokens[k],
+                        r.params.logprobs ? &device_sampler_->logprobs()[k] : nullptr);
   }
 #else
   (void)logits;

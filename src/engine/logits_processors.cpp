@@ -28,7 +28,7 @@ void Sampler::apply_processors(std::span<float> logits, const SamplingParams& pa
   for (const auto& [token, bias] : params.logit_bias)
     if (in_vocab(token)) logits[token] += bias;
 
-  if (static_cast<int64_t>(seq.output.size()) < params.min_tokens) {
+  if (seq.num_output() < params.min_tokens) {
     for (int32_t t : params.stop_token_ids)
       if (in_vocab(t)) logits[t] = kNegInf;
     if (!params.ignore_eos)

@@ -53,9 +53,29 @@ std::span<const float> ModelRunner::download_rows(const Tensor& logits, std::spa
   return {h_logits_.data(), h_logits_.size()};
 }
 
-Tensor ModelRunner::forward(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row) {
+bool ModelRunner::chained(std::span<const ScheduledSeq> seqs, const Tensor* sampled) {
+  if (!sampled) return false;
+  for (const ScheduledSeq& s : seqs)
+    TESSERA_CHECK(s.sampled_index >= 0 && s.sampled_index < sampled->numel() && s.num_new == 1);
+  return true;
+}
+
+void ModelRunner::gather_sampled(const Tensor& sampled, void* tokens) {
+  const int64_t n = int64_t(h_sampled_index_.size());
+  if (!d_sampled_index_.defined() || d_sampled_index_.numel() < n)
+    d_sampled_index_ = backend_.alloc(DType::kI32, {std::max<int64_t>(n, 1) * 2});
+  backend_.upload_i32(h_sampled_index_.data(), n, d_sampled_index_);
+  Tensor index(d_sampled_index_.data(), DType::kI32, {n}, backend_.device());
+  Tensor out(tokens, DType::kI32, {n, 1}, backend_.device());
+  backend_.gather_rows(sampled.reshape({sampled.numel(), 1}), index, out);
+}
+
+Tensor ModelRunner::forward(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row,
+                            const Tensor* sampled) {
   Tensor graph_logits;
-  if (graph_max_batch_ > 0 && run_graph(seqs, first_row, graph_logits)) return graph_logits;
+  if (graph_max_batch_ > 0 && run_graph(seqs, first_row, sampled, graph_logits))
+    return graph_logits;
+  const bool from_sampled = chained(seqs, sampled);
   const int bs = kv_shape_.block_size;
   h_tokens_.clear();
   h_positions_.clear();
@@ -63,6 +83,7 @@ Tensor ModelRunner::forward(std::span<const ScheduledSeq> seqs, std::vector<int>
   h_query_start_.assign(1, 0);
   h_context_lens_.clear();
   h_logit_rows_.clear();
+  h_sampled_index_.clear();
   first_row.assign(seqs.size(), -1);
   int max_blocks = 1;
   for (const auto& s : seqs) max_blocks = std::max<int>(max_blocks, int(s.block_table.size()));
@@ -71,11 +92,12 @@ Tensor ModelRunner::forward(std::span<const ScheduledSeq> seqs, std::vector<int>
   for (size_t i = 0; i < seqs.size(); ++i) {
     const ScheduledSeq& s = seqs[i];
     const int end = s.num_computed + s.num_new;
-    TESSERA_CHECK(s.num_new > 0 && end <= int(s.tokens.size()));
+    TESSERA_CHECK(s.num_new > 0 && end <= int(s.tokens.size()) + (from_sampled ? 1 : 0));
     TESSERA_CHECK(int64_t(s.block_table.size()) * bs >= end);
     const int row0 = int(h_tokens_.size());
+    if (from_sampled) h_sampled_index_.push_back(s.sampled_index);
     for (int p = s.num_computed; p < end; ++p) {
-      h_tokens_.push_back(s.tokens[p]);
+      h_tokens_.push_back(from_sampled ? 0 : s.tokens[p]);
       h_positions_.push_back(p);
       h_slots_.push_back(s.block_table[p / bs] * bs + p % bs);
     }
@@ -95,7 +117,10 @@ Tensor ModelRunner::forward(std::span<const ScheduledSeq> seqs, std::vector<int>
   const int64_t T = int64_t(h_tokens_.size()), S = int64_t(seqs.size());
   const int64_t L = int64_t(h_logit_rows_.size());
   ensure_capacity(T, S, max_blocks, std::max<int64_t>(L, 1));
-  backend_.upload_i32(h_tokens_.data(), T, d_tokens_);
+  if (from_sampled)
+    gather_sampled(*sampled, d_tokens_.data());
+  else
+    backend_.upload_i32(h_tokens_.data(), T, d_tokens_);
   backend_.upload_i32(h_positions_.data(), T, d_positions_);
   backend_.upload_i32(h_slots_.data(), T, d_slots_);
   backend_.upload_i32(h_query_start_.data(), S + 1, d_query_start_);

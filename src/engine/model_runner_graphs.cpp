@@ -66,8 +66,9 @@ void ModelRunner::enable_cuda_graphs(int max_batch, int max_context) {
 }
 
 bool ModelRunner::run_graph(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row,
-                            Tensor& logits_out) {
+                            const Tensor* sampled, Tensor& logits_out) {
 #ifdef TESSERA_WITH_CUDA
+  const bool from_sampled = chained(seqs, sampled);
   const int S = int(seqs.size());
   if (S == 0 || S > graph_max_batch_) return false;
   int longest = 1;
@@ -86,14 +87,19 @@ bool ModelRunner::run_graph(std::span<const ScheduledSeq> seqs, std::vector<int>
   h_query_start_.resize(size_t(B) + 1);
   h_logit_rows_.resize(size_t(B));
   h_block_tables_.assign(size_t(B) * size_t(W), 0);
+  h_sampled_index_.assign(from_sampled ? size_t(B) : 0, -1);
   for (int i = 0; i <= B; ++i) h_query_start_[size_t(i)] = i;
   for (int i = 0; i < B; ++i) h_logit_rows_[size_t(i)] = i;
   first_row.resize(size_t(S));
   for (int i = 0; i < S; ++i) {
     const ScheduledSeq& s = seqs[size_t(i)];
     const int p = s.num_computed;
-    TESSERA_CHECK(p + 1 <= int(s.tokens.size()) && int64_t(s.block_table.size()) * bs > p);
-    h_tokens_[size_t(i)] = s.tokens[size_t(p)];
+    TESSERA_CHECK(p + 1 <= int(s.tokens.size()) + (from_sampled ? 1 : 0) &&
+                  int64_t(s.block_table.size()) * bs > p);
+    if (from_sampled)
+      h_sampled_index_[size_t(i)] = s.sampled_index;
+    else
+      h_tokens_[size_t(i)] = s.tokens[size_t(p)];
     h_positions_[size_t(i)] = p;
     h_slots_[size_t(i)] = s.block_table[size_t(p / bs)] * bs + p % bs;
     h_context_lens_[size_t(i)] = p + 1;
@@ -101,7 +107,10 @@ bool ModelRunner::run_graph(std::span<const ScheduledSeq> seqs, std::vector<int>
               h_block_tables_.begin() + size_t(i) * size_t(W));
     first_row[size_t(i)] = i;
   }
-  backend_.upload_i32(h_tokens_.data(), B, g_tokens_);
+  if (from_sampled)
+    gather_sampled(*sampled, g_tokens_.data());  // padding rows (index -1) get token 0
+  else
+    backend_.upload_i32(h_tokens_.data(), B, g_tokens_);
   backend_.upload_i32(h_positions_.data(), B, g_positions_);
   backend_.upload_i32(h_slots_.data(), B, g_slots_);
   backend_.upload_i32(h_query_start_.data(), B + 1, g_query_start_);
@@ -154,6 +163,7 @@ bool ModelRunner::run_graph(std::span<const ScheduledSeq> seqs, std::vector<int>
 #else
   (void)seqs;
   (void)first_row;
+  (void)sampled;
   (void)logits_out;
   return false;
 #endif

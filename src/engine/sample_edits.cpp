@@ -23,7 +23,7 @@ cuda::SampleEdit& SampleEditBuilder::entry(int32_t token, std::vector<cuda::Samp
 
 int SampleEditBuilder::append(const SamplingParams& params, const SequenceTokens& seq,
                               std::vector<cuda::SampleEdit>& out) {
-  const bool banned = int64_t(seq.output.size()) < params.min_tokens;
+  const bool banned = seq.num_output() < params.min_tokens;
   const bool repetition = params.repetition_penalty != 1.0f;
   const bool counted = params.presence_penalty != 0.0f || params.frequency_penalty != 0.0f;
   if (params.logit_bias.empty() && !banned && !repetition && !counted) return 0;

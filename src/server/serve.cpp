@@ -83,6 +83,12 @@ void add_serve_flags(CLI::App& app, ServeOptions& o) {
       ->capture_default_str();
   app.add_flag("--enforce-eager", o.enforce_eager,
                "CUDA: run decode steps op by op instead of replaying CUDA graphs");
+  app.add_flag_callback(
+      "--async-scheduling", [&o] { o.async_scheduling = true; },
+      "Queue the next decode step while the current one runs (default on CUDA)");
+  app.add_flag_callback(
+      "--no-async-scheduling", [&o] { o.async_scheduling = false; },
+      "Schedule each step after the previous one's tokens are back");
   app.add_option("--threads", o.threads, "CPU threads for the model (0: all cores)");
   app.add_option("--max-num-seqs", o.max_num_seqs, "Most sequences in one batch")
       ->capture_default_str()

@@ -109,6 +109,12 @@ struct EngineConfig {
   bool enable_prefix_caching = true;
   // CUDA: run every step op by op (no CUDA graphs for decode steps).
   bool enforce_eager = false;
+  // Async scheduling: while a decode step runs, the next one is scheduled
+  // and queued, its input tokens read on the device from the sampler's
+  // output, so the GPU does not wait for the host between steps (see
+  // docs/architecture.md). Unset: on with CUDA device sampling, off on the
+  // CPU (whose steps run synchronously, so there is nothing to overlap).
+  std::optional<bool> async_scheduling;
   int max_waiting_requests = 1024;
   std::optional<uint64_t> seed;  // seeds of unseeded requests; unset: from the OS
 };
@@ -125,6 +131,7 @@ struct EngineStats {
   int64_t generation_tokens = 0;
   int64_t requests_finished = 0;
   int64_t steps = 0;
+  int64_t chained_steps = 0;  // queued before the previous step's tokens were back
 };
 
 class Engine {

@@ -21,6 +21,10 @@ struct ScheduledSeq {
   std::span<const int32_t> block_table;  // covers num_computed + num_new tokens
   bool want_logits = false;              // logits of the last new token (sampling)
   bool want_all_logits = false;          // logits of every new token (prompt logprobs)
+  // >= 0: the one new token (at position num_computed, past the end of
+  // `tokens`) is entry sampled_index of the `sampled` ids given to forward():
+  // sampled on the device by the step before, not yet known to the host.
+  int sampled_index = -1;
 };
 
 class ModelRunner {
@@ -35,7 +39,11 @@ class ModelRunner {
   // on the backend's device (valid until the next forward), download_rows()
   // copies the rows listed (ascending, no repeats) to the host, one after
   // the other, valid until the next download.
-  Tensor forward(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row);
+  // `sampled` (int32 ids on the backend's device) feeds the sequences with a
+  // sampled_index; either every sequence has one (a decode step chained to
+  // the previous one, async scheduling) or none.
+  Tensor forward(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row,
+                 const Tensor* sampled = nullptr);
   std::span<const float> download_rows(const Tensor& logits, std::span<const int> rows);
 
   const KvCacheShape& kv_shape() const { return kv_shape_; }
@@ -55,7 +63,12 @@ class ModelRunner {
  private:
   void ensure_capacity(int64_t tokens, int64_t seqs, int64_t max_blocks, int64_t logit_rows);
   // The graph path of forward(): false when the step is not one it takes.
-  bool run_graph(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row, Tensor& logits);
+  bool run_graph(std::span<const ScheduledSeq> seqs, std::vector<int>& first_row,
+                 const Tensor* sampled, Tensor& logits);
+  // Whether the step's tokens come from `sampled` (checked: all or none).
+  static bool chained(std::span<const ScheduledSeq> seqs, const Tensor* sampled);
+  // tokens[i] = sampled[h_sampled_index_[i]] (a negative index gives 0).
+  void gather_sampled(const Tensor& sampled, void* tokens);
 
   Model& model_;
   Backend& backend_;
@@ -63,11 +76,11 @@ class ModelRunner {
   std::vector<KvLayer> kv_cache_;
   // Host staging, reused across steps.
   std::vector<int32_t> h_tokens_, h_positions_, h_slots_, h_query_start_, h_context_lens_,
-      h_block_tables_, h_logit_rows_;
+      h_block_tables_, h_logit_rows_, h_sampled_index_;
   std::vector<float> h_logits_;
   // Device copies, grown on demand.
   Tensor d_tokens_, d_positions_, d_slots_, d_query_start_, d_context_lens_, d_block_tables_,
-      d_logit_rows_, d_logits_;
+      d_logit_rows_, d_logits_, d_sampled_index_;
 
   // CUDA graphs: fixed buffers for the largest bucket (graphs point into
   // them), and one graph per bucket size with the workspace epochs it was

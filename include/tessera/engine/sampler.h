@@ -73,6 +73,11 @@ struct LogprobEntry {
 struct SequenceTokens {
   std::span<const int32_t> prompt;
   std::span<const int32_t> output;  // generated so far, not counting this step
+  // Tokens sampled after `output` that the host does not know yet (async
+  // scheduling samples a step before the previous one's tokens are back).
+  // They count for min_tokens; penalties, which need their ids, need 0.
+  int num_pending = 0;
+  int64_t num_output() const { return int64_t(output.size()) + num_pending; }
 };
 
 struct SampledToken {

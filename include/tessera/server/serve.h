@@ -24,8 +24,9 @@ struct ServeOptions {
   // Engine (mapped onto EngineConfig by the CLI).
   std::string model;
   std::string device = "cpu";
-  std::string load_format = "auto";  // or "dummy": random weights for -m's config.json
-  bool enforce_eager = false;        // CUDA: no graphs for decode steps
+  std::string load_format = "auto";      // or "dummy": random weights for -m's config.json
+  bool enforce_eager = false;            // CUDA: no graphs for decode steps
+  std::optional<bool> async_scheduling;  // unset: the engine's default
   int threads = 0;
   int max_num_seqs = 64;
   int max_num_batched_tokens = 512;

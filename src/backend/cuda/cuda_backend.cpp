@@ -77,8 +77,9 @@ CudaBackend::CudaBackend(int device) : device_(device) {
   gemm_ = std::make_unique<LtGemm>(stream_, gemm_workspace_.get(), kGemmWorkspaceBytes);
   TESSERA_CUDA_CHECK(prepare_attention_kernels());
   TESSERA_CUDA_CHECK(cudaMallocHost(&staging_, kStagingBytes));
-  staging_bytes_ = kStagingBytes;
-  TESSERA_CUDA_CHECK(cudaEventCreateWithFlags(&staging_done_, cudaEventDisableTiming));
+  segment_bytes_ = kStagingBytes / kStagingSegments;
+  for (cudaEvent_t& e : segment_done_)
+    TESSERA_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
   if (const char* env = std::getenv("TESSERA_CUDA_GEMV")) use_gemv_ = std::string(env) != "0";
 }
 
@@ -87,7 +88,8 @@ CudaBackend::~CudaBackend() {
   cudaSetDevice(device_);
   if (stream_) cudaStreamSynchronize(stream_);
   gemm_.reset();
-  if (staging_done_) cudaEventDestroy(staging_done_);
+  for (cudaEvent_t e : segment_done_)
+    if (e) cudaEventDestroy(e);
   if (staging_) cudaFreeHost(staging_);
   if (stream_) cudaStreamDestroy(stream_);
 }
@@ -153,23 +155,23 @@ void CudaBackend::upload_i32(const int32_t* host, int64_t n, Tensor& dst) {
   if (n == 0) return;
   const size_t bytes = size_t(n) * sizeof(int32_t);
   const size_t padded = (bytes + 255) / 256 * 256;
-  if (padded > staging_bytes_) {  // larger than the ring: a one-off bigger ring
+  if (padded > segment_bytes_) {  // larger than a segment: a one-off bigger ring
     TESSERA_CUDA_CHECK(cudaStreamSynchronize(stream_));
     TESSERA_CUDA_CHECK(cudaFreeHost(staging_));
     staging_ = nullptr;
-    TESSERA_CUDA_CHECK(cudaMallocHost(&staging_, padded * 2));
-    staging_bytes_ = padded * 2;
+    TESSERA_CUDA_CHECK(cudaMallocHost(&staging_, padded * 2 * kStagingSegments));
+    segment_bytes_ = padded * 2;
+    segment_ = 0;
     staging_head_ = 0;
-  } else if (staging_head_ + padded > staging_bytes_) {
-    // Wrapping: the copies that used the start of the ring must be done;
-    // every earlier copy is, once the latest one is.
-    TESSERA_CUDA_CHECK(cudaEventSynchronize(staging_done_));
-    staging_head_ = 0;
+  } else if (staging_head_ + padded > size_t(segment_ + 1) * segment_bytes_) {
+    segment_ = (segment_ + 1) % kStagingSegments;
+    staging_head_ = size_t(segment_) * segment_bytes_;
+    TESSERA_CUDA_CHECK(cudaEventSynchronize(segment_done_[segment_]));
   }
   char* slot = static_cast<char*>(staging_) + staging_head_;
   std::memcpy(slot, host, bytes);
   TESSERA_CUDA_CHECK(cudaMemcpyAsync(dst.data(), slot, bytes, cudaMemcpyHostToDevice, stream_));
-  TESSERA_CUDA_CHECK(cudaEventRecord(staging_done_, stream_));
+  TESSERA_CUDA_CHECK(cudaEventRecord(segment_done_[segment_], stream_));
   staging_head_ += padded;
 }
 

@@ -79,10 +79,15 @@ class CudaBackend final : public Backend {
   std::shared_ptr<void> attn_workspace_;
   size_t attn_workspace_bytes_ = 0;
   uint64_t workspace_epoch_ = 0;  // bumped when attn_workspace_ is replaced
-  // Pinned ring for upload_i32; `staging_done_` follows the latest copy.
+  // Pinned ring for upload_i32, in segments; segment_done_[i] follows the
+  // latest copy out of segment i. Entering a segment waits for its last
+  // use, a whole ring ago, so the host rarely waits for the GPU there (it
+  // must not, with async scheduling queueing a step ahead).
+  static constexpr int kStagingSegments = 4;
   void* staging_ = nullptr;
-  size_t staging_bytes_ = 0, staging_head_ = 0;
-  cudaEvent_t staging_done_ = nullptr;
+  size_t segment_bytes_ = 0, staging_head_ = 0;
+  int segment_ = 0;
+  cudaEvent_t segment_done_[kStagingSegments] = {};
   std::vector<std::pair<RopeParams, RopeFreqs>> rope_cache_;
   int forced_partition_ = 0;
   int decode_ctas_per_sm_[2] = {0, 0};  // head_dim 64, 128

@@ -48,12 +48,29 @@ void* device_buffer(CudaBackend& b, Tensor& t, size_t bytes) {
 
 }  // namespace
 
+// One launch's buffers. Its pinned buffers are read (jobs, edits) and
+// written (results) by copies in flight until `done` has passed.
+struct Slot {
+  PinnedBuffer h_jobs, h_edits, h_tokens, h_logprobs;
+  Tensor d_jobs, d_edits, d_tokens, d_logprobs;
+  cudaEvent_t done = nullptr;
+  size_t num_jobs = 0;
+  bool pending = false;
+};
+
 struct DeviceSampler::Impl {
   CudaBackend* backend = nullptr;
   int vocab = 0;
-  PinnedBuffer h_jobs, h_edits, h_tokens, h_logprobs;
-  Tensor d_jobs, d_edits, d_tokens, d_logprobs;
-  size_t num_jobs = 0;
+  Slot slots[kSlots];
+  int next = 0, last = 0;
+
+  ~Impl() {
+    for (Slot& s : slots)
+      if (s.done) {
+        cudaEventSynchronize(s.done);
+        cudaEventDestroy(s.done);
+      }
+  }
 };
 
 DeviceSampler::DeviceSampler(Backend& backend, int vocab_size) : impl_(std::make_unique<Impl>()) {
@@ -63,20 +80,21 @@ DeviceSampler::DeviceSampler(Backend& backend, int vocab_size) : impl_(std::make
     fail(ErrorKind::kUnsupported, "device sampler: vocabulary of {} tokens", vocab_size);
   impl_->backend = b;
   impl_->vocab = vocab_size;
+  for (Slot& s : impl_->slots)
+    TESSERA_CUDA_CHECK(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming));
 }
 
 DeviceSampler::~DeviceSampler() = default;
 
-void DeviceSampler::sample(const Tensor& logits, std::span<const SampleJob> jobs,
-                           std::span<const SampleEdit> edits) {
-  Impl& s = *impl_;
-  CudaBackend& b = *s.backend;
+int DeviceSampler::launch(const Tensor& logits, std::span<const SampleJob> jobs,
+                          std::span<const SampleEdit> edits) {
+  Impl& impl = *impl_;
+  CudaBackend& b = *impl.backend;
   cudaStream_t stream = b.stream();
-  s.num_jobs = jobs.size();
-  if (jobs.empty()) return;
   if (logits.device() != Device::kCUDA || logits.dtype() != DType::kF32 ||
-      logits.cols() != s.vocab || logits.row_stride() % 4 != 0)
-    fail(ErrorKind::kInternal, "device sampler: logits must be F32 [rows, {}] on the GPU", s.vocab);
+      logits.cols() != impl.vocab || logits.row_stride() % 4 != 0)
+    fail(ErrorKind::kInternal, "device sampler: logits must be F32 [rows, {}] on the GPU",
+         impl.vocab);
   bool any_logprobs = false;
   for (const SampleJob& j : jobs) {
     if (j.row < 0 || j.row >= logits.rows() || j.edit_begin < 0 || j.edit_count < 0 ||
@@ -84,6 +102,13 @@ void DeviceSampler::sample(const Tensor& logits, std::span<const SampleJob> jobs
       fail(ErrorKind::kInternal, "device sampler: job for row {} outside the batch", j.row);
     any_logprobs = any_logprobs || j.num_logprobs >= 0;
   }
+  const int slot = impl.next;
+  impl.next = (impl.next + 1) % kSlots;
+  impl.last = slot;
+  wait(slot);  // its buffers may still be in use by the launch before last
+  Slot& s = impl.slots[slot];
+  s.num_jobs = jobs.size();
+  if (jobs.empty()) return slot;
   const size_t job_bytes = jobs.size_bytes(), edit_bytes = edits.size_bytes();
   std::memcpy(s.h_jobs.reserve(job_bytes), jobs.data(), job_bytes);
   void* d_jobs = device_buffer(b, s.d_jobs, job_bytes);
@@ -100,7 +125,7 @@ void DeviceSampler::sample(const Tensor& logits, std::span<const SampleJob> jobs
   SampleArgs a;
   a.logits = logits.data_as<float>();
   a.row_stride = logits.row_stride() / 4;
-  a.vocab = s.vocab;
+  a.vocab = impl.vocab;
   a.jobs = static_cast<const SampleJob*>(d_jobs);
   a.num_jobs = int(jobs.size());
   a.edits = static_cast<const SampleEdit*>(d_edits);
@@ -113,16 +138,38 @@ void DeviceSampler::sample(const Tensor& logits, std::span<const SampleJob> jobs
   if (any_logprobs)
     TESSERA_CUDA_CHECK(cudaMemcpyAsync(s.h_logprobs.reserve(logprob_bytes), a.logprobs,
                                        logprob_bytes, cudaMemcpyDeviceToHost, stream));
-  TESSERA_CUDA_CHECK(cudaStreamSynchronize(stream));
+  TESSERA_CUDA_CHECK(cudaEventRecord(s.done, stream));
+  s.pending = true;
+  return slot;
 }
 
-std::span<const int32_t> DeviceSampler::tokens() const {
-  return {static_cast<const int32_t*>(impl_->h_tokens.data()), impl_->num_jobs};
+void DeviceSampler::wait(int slot) {
+  Slot& s = impl_->slots[slot];
+  if (!s.pending) return;
+  s.pending = false;
+  TESSERA_CUDA_CHECK(cudaEventSynchronize(s.done));
 }
 
-std::span<const SampleLogprobs> DeviceSampler::logprobs() const {
-  if (!impl_->h_logprobs.data()) return {};
-  return {static_cast<const SampleLogprobs*>(impl_->h_logprobs.data()), impl_->num_jobs};
+void DeviceSampler::sample(const Tensor& logits, std::span<const SampleJob> jobs,
+                           std::span<const SampleEdit> edits) {
+  wait(launch(logits, jobs, edits));
+}
+
+std::span<const int32_t> DeviceSampler::tokens(int slot) const {
+  const Slot& s = impl_->slots[slot < 0 ? impl_->last : slot];
+  return {static_cast<const int32_t*>(s.h_tokens.data()), s.num_jobs};
+}
+
+std::span<const SampleLogprobs> DeviceSampler::logprobs(int slot) const {
+  const Slot& s = impl_->slots[slot < 0 ? impl_->last : slot];
+  if (!s.h_logprobs.data()) return {};
+  return {static_cast<const SampleLogprobs*>(s.h_logprobs.data()), s.num_jobs};
+}
+
+Tensor DeviceSampler::device_tokens(int slot) const {
+  const Slot& s = impl_->slots[slot];
+  if (s.num_jobs == 0) return {};
+  return Tensor(s.d_tokens.data(), DType::kI32, {int64_t(s.num_jobs)}, Device::kCUDA);
 }
 
 }  // namespace tessera::cuda
