@@ -54,6 +54,9 @@ GenerateRequest parse_line(const json& j, const tokenizer::Tokenizer& tok, const
   read_field(j, "presence_penalty", p.presence_penalty, line);
   read_field(j, "frequency_penalty", p.frequency_penalty, line);
   read_field(j, "repetition_penalty", p.repetition_penalty, line);
+  read_field(j, "logprobs", p.logprobs, line);
+  read_field(j, "prompt_logprobs", p.prompt_logprobs, line);
+  read_field(j, "stop_token_ids", p.stop_token_ids, line);
   if (j.contains("stop")) {
     if (j["stop"].is_string())
       p.stop = {j["stop"].get<std::string>()};
@@ -61,6 +64,12 @@ GenerateRequest parse_line(const json& j, const tokenizer::Tokenizer& tok, const
       read_field(j, "stop", p.stop, line);
   }
   return req;
+}
+
+json logprob_json(const TokenLogprob& lp) {
+  json top = json::array();
+  for (const LogprobEntry& e : lp.top) top.push_back({e.token, e.logprob});
+  return {{"token_id", lp.token}, {"logprob", lp.logprob}, {"top", top}};
 }
 
 void progress(size_t done, size_t total, int64_t tokens, double seconds) {
@@ -91,9 +100,12 @@ int run_batch(const EngineConfig& config, const BatchOptions& opt) {
   cfg.max_waiting_requests = std::max<int>(cfg.max_waiting_requests, int(lines.size()) + 1);
   auto engine = Engine::create(cfg);
 
+  std::vector<GenerateRequest> requests;
   std::vector<std::shared_ptr<RequestHandle>> handles;
-  for (size_t i = 0; i < lines.size(); ++i)
-    handles.push_back(engine->submit(parse_line(lines[i], engine->tokenizer(), opt, int(i + 1))));
+  for (size_t i = 0; i < lines.size(); ++i) {
+    requests.push_back(parse_line(lines[i], engine->tokenizer(), opt, int(i + 1)));
+    handles.push_back(engine->submit(requests.back()));
+  }
 
   std::FILE* out = opt.output.empty() ? stdout : std::fopen(opt.output.c_str(), "w");
   if (!out) fail(ErrorKind::kNotFound, "cannot write {}", opt.output);
@@ -109,18 +121,33 @@ int run_batch(const EngineConfig& config, const BatchOptions& opt) {
     json choices = json::array();
     std::sort(all.outputs.begin(), all.outputs.end(),
               [](auto& a, auto& b) { return a.index < b.index; });
-    for (const auto& s : all.outputs)
-      choices.push_back(
-          {{"index", s.index},
-           {"text", s.text},
-           {"token_ids", s.token_ids},
-           {"finish_reason", s.finish_reason ? finish_reason_name(*s.finish_reason) : nullptr}});
+    const bool want_logprobs = requests[i].params.logprobs.has_value();
+    for (const auto& s : all.outputs) {
+      json choice = {
+          {"index", s.index},
+          {"text", s.text},
+          {"token_ids", s.token_ids},
+          {"finish_reason", s.finish_reason ? finish_reason_name(*s.finish_reason) : nullptr}};
+      if (want_logprobs) {
+        json lps = json::array();
+        for (const TokenLogprob& lp : s.logprobs) lps.push_back(logprob_json(lp));
+        choice["logprobs"] = lps;
+      }
+      choices.push_back(choice);
+    }
     json result = {{"id", lines[i].value("id", json(i))},
+                   {"prompt_token_ids", requests[i].prompt_ids},
                    {"choices", choices},
                    {"usage",
                     {{"prompt_tokens", all.num_prompt_tokens},
                      {"completion_tokens", all.num_generated_tokens},
                      {"total_tokens", all.num_prompt_tokens + all.num_generated_tokens}}}};
+    if (requests[i].params.prompt_logprobs) {
+      json plp = json::array();
+      for (const auto& lp : all.prompt_logprobs)
+        plp.push_back(lp ? logprob_json(*lp) : json(nullptr));
+      result["prompt_logprobs"] = plp;
+    }
     std::fprintf(out, "%s\n", result.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
     if (opt.progress)
       progress(i + 1, handles.size(), tokens,
