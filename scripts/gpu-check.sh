@@ -8,8 +8,9 @@
 #            the ModelRunner under several schedules (tests/reference/hf_reference_test.cpp);
 #            and the engine's outputs with async scheduling against without it
 #            (tests/engine/async_scheduling_test.cpp);
-#   greedy   the default model's greedy tokens on the GPU against the CPU path's
-#            (when the model file is in the models folder);
+#   greedy   the default model's greedy tokens on the GPU against the CPU path's,
+#            each scored by the other device by teacher forcing (when the model
+#            file is in the models folder);
 #   bench    `tessera bench latency` and `bench throughput --grid` on the
 #            Llama-3-8B shapes with dummy weights, and transformers' generate at
 #            the same shapes (scripts/hf_generate_bench.py), side by side; the
@@ -268,39 +269,14 @@ if want greedy; then
   models=${TESSERA_MODELS:-$HOME/.cache/tessera/models}
   if [ -f "$models/SmolLM2-135M-Instruct.Q4_1.gguf" ]; then
     start=$(date +%s)
-    prompts=$OUT/greedy_prompts.jsonl
-    python3 - "$prompts" <<'PY'
-import json, sys
-prompts = ["The capital of France is", "def fibonacci(n):\n", "Once upon a time, in a small village,",
-           "<|im_start|>user\nWhat is the tallest mountain in the world?<|im_end|>\n<|im_start|>assistant\n",
-           "1, 2, 3, 5, 8, 13, 21,", "Q: Why is the sky blue?\nA:"]
-with open(sys.argv[1], "w") as f:
-    for i, p in enumerate(prompts):
-        f.write(json.dumps({"id": i, "prompt": p, "max_tokens": 32, "temperature": 0,
-                            "ignore_eos": True}) + "\n")
-PY
-    for dev in cpu cuda; do
-      "$bin_tessera" generate -m smollm2-135m --device "$dev" --input "$prompts" \
-        --output "$OUT/greedy_$dev.jsonl" >>"$OUT/greedy.log" 2>&1
-    done
-    if python3 - "$OUT/greedy_cpu.jsonl" "$OUT/greedy_cuda.jsonl" >"$OUT/greedy.txt" <<'PY'
-import json, sys
-cpu = [json.loads(l) for l in open(sys.argv[1])]
-gpu = [json.loads(l) for l in open(sys.argv[2])]
-same = total = 0
-for a, b in zip(cpu, gpu):
-    x, y = a["choices"][0]["token_ids"], b["choices"][0]["token_ids"]
-    n = next((i for i, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
-    same += n; total += len(x)
-    print(f"prompt {a['id']}: first {n} of {len(x)} greedy tokens identical; "
-          f"cpu {a['choices'][0]['text'][:40]!r} / cuda {b['choices'][0]['text'][:40]!r}")
-print(f"greedy agreement: {same}/{total} tokens before the first divergence")
-PY
-    then
+    # Each device's greedy tokens, scored by the other by teacher forcing:
+    # where they differ, both must call it a near tie (scripts/greedy_cross_check.py).
+    if python3 scripts/greedy_cross_check.py "$bin_tessera" --devices cpu cuda --tokens 32 \
+        --out /tmp/tessera-greedy >"$OUT/greedy.txt" 2>&1; then
       cat "$OUT/greedy.txt"
       note "greedy smollm2 cuda vs cpu: $(tail -1 "$OUT/greedy.txt") ($(( $(date +%s) - start )) s)"
     else
-      tail -20 "$OUT/greedy.log"
+      tail -20 "$OUT/greedy.txt"
       note "greedy smollm2 cuda vs cpu: FAILED"
     fi
   else
