@@ -1,13 +1,16 @@
 // CUDA kernel benchmark. Measures the two ceilings first (device-to-device
-// copy bandwidth, counting bytes read plus written; an 8192³ bf16 GEMM),
+// copy bandwidth, counting bytes read plus written; an 8192³ 16-bit GEMM),
 // then times the backend's ops at Llama-3-8B shapes against them: GEMMs at
 // M = 1, 16, 128, 2048 (cuBLASLt and, for M <= 8, the GEMV kernel), decode
 // attention over batch sizes and context lengths (bound by reading the KV
 // cache), prefill attention (bound by the tensor cores), and the fused
 // elementwise kernels. Every time is the median of CUDA-graph replays
 // timed with events, over inputs rotated to exceed the L2 cache, on random
-// data. Prints one table (last); --json FILE also writes the rows.
-//   bench_cuda_kernels [--quick] [--json FILE] [--filter gemm|decode|prefill|elementwise]
+// data, in one element type (--dtype: bf16, the default, or fp16) for
+// activations, weights and the KV cache. Prints one table (last); --json
+// FILE also writes the rows.
+//   bench_cuda_kernels [--quick] [--dtype bf16|fp16] [--json FILE]
+//                      [--filter gemm|decode|prefill|elementwise]
 #include <cstdio>
 
 #ifndef TESSERA_WITH_CUDA
@@ -53,8 +56,11 @@ struct Row {
 
 class Bench {
  public:
-  Bench(bool quick, std::string filter)
-      : quick_(quick), filter_(std::move(filter)), backend_(make_cuda_backend(0)) {
+  Bench(bool quick, std::string filter, DType dtype)
+      : quick_(quick),
+        filter_(std::move(filter)),
+        dtype_(dtype),
+        backend_(make_cuda_backend(0, dtype)) {
     stream_ = static_cast<cudaStream_t>(cuda::stream(*backend_));
     info_ = cuda::device_info(*backend_);
     BENCH_CHECK(cudaEventCreate(&start_));
@@ -84,6 +90,7 @@ class Bench {
     return std::clamp(int(std::ceil(3.0 * double(info_.l2_bytes) / bytes)), 1, 64);
   }
   void add(Row r) { rows_.push_back(std::move(r)); }
+  const char* type_name() const { return dtype_ == DType::kF16 ? "fp16" : "bf16"; }
 
   void measure_ceilings();
   void bench_gemm();
@@ -93,13 +100,14 @@ class Bench {
 
   bool quick_;
   std::string filter_;  // run only the sections whose name contains it
+  DType dtype_;         // of activations, weights and the KV cache
   std::unique_ptr<Backend> backend_;
   cudaStream_t stream_ = nullptr;
   cuda::DeviceInfo info_;
   cudaEvent_t start_ = nullptr, stop_ = nullptr;
   uint64_t seed_ = 1;
   double bw_ = 0;     // bytes/s
-  double flops_ = 0;  // bf16 GEMM flop/s
+  double flops_ = 0;  // 16-bit GEMM flop/s
   std::vector<Row> rows_;
 };
 
@@ -133,8 +141,8 @@ void Bench::measure_ceilings() {
   // Bytes read plus bytes written, by cudaMemcpy and by a copy kernel; the
   // faster of the two is the bandwidth ceiling.
   const size_t bytes = size_t(1) << 30;
-  Tensor a = random(DType::kBF16, {int64_t(bytes / 2)});
-  Tensor b = backend_->alloc(DType::kBF16, {int64_t(bytes / 2)});
+  Tensor a = random(dtype_, {int64_t(bytes / 2)});
+  Tensor b = backend_->alloc(dtype_, {int64_t(bytes / 2)});
   std::vector<float> ms(10);
   for (float& m : ms) {
     BENCH_CHECK(cudaEventRecord(start_, stream_));
@@ -154,11 +162,12 @@ void Bench::measure_ceilings() {
   for (Row& r : rows_) r.roofline = r.gbps * 1e9 / bw_;
 
   const int64_t n = 8192;
-  Tensor x = random(DType::kBF16, {n, n}), w = random(DType::kBF16, {n, n});
-  Tensor out = backend_->alloc(DType::kBF16, {n, n});
+  Tensor x = random(dtype_, {n, n}), w = random(dtype_, {n, n});
+  Tensor out = backend_->alloc(dtype_, {n, n});
   const double gemm_ms = time_ms([&](int) { backend_->matmul(x, w, out); }, 3);
   flops_ = 2.0 * double(n) * n * n / (gemm_ms * 1e-3);
-  add({"ceiling: bf16 GEMM", "8192^3", gemm_ms * 1e3, flops_ / 1e12, 0, 1.0});
+  add({std::string("ceiling: ") + type_name() + " GEMM", "8192^3", gemm_ms * 1e3, flops_ / 1e12, 0,
+       1.0});
 }
 
 void Bench::bench_gemm() {
@@ -179,9 +188,9 @@ void Bench::bench_gemm() {
       const double w_bytes = double(s.n) * s.k * 2;
       const int copies = copies_for(w_bytes);
       std::vector<Tensor> ws;
-      for (int c = 0; c < copies; ++c) ws.push_back(random(DType::kBF16, {s.n, s.k}, 0.05f));
-      Tensor x = random(DType::kBF16, {m, s.k});
-      Tensor out = backend_->alloc(s.out_f32 ? DType::kF32 : DType::kBF16, {m, s.n});
+      for (int c = 0; c < copies; ++c) ws.push_back(random(dtype_, {s.n, s.k}, 0.05f));
+      Tensor x = random(dtype_, {m, s.k});
+      Tensor out = backend_->alloc(s.out_f32 ? DType::kF32 : dtype_, {m, s.n});
       const double flops = 2.0 * double(m) * s.n * s.k;
       const double bytes = w_bytes + double(m) * s.k * 2 + double(m) * s.n * (s.out_f32 ? 4 : 2);
       const double floor_s = std::max(flops / flops_, bytes / bw_);
@@ -229,7 +238,7 @@ void Bench::bench_decode_attention() {
       shape.block_size = bs;
       shape.num_kv_heads = hkv;
       shape.head_dim = d;
-      shape.dtype = DType::kBF16;
+      shape.dtype = dtype_;
       std::vector<KvLayer> cache = backend_->alloc_kv_cache(shape);
       for (auto& layer : cache) {
         cuda::fill_uniform(*backend_, layer.k, seed_++, 1.0f);
@@ -241,8 +250,7 @@ void Bench::bench_decode_attention() {
       std::vector<int32_t> qs(size_t(batch) + 1), lens(size_t(batch), ctx);
       std::iota(qs.begin(), qs.end(), 0);
       Tensor d_table = ints(table), d_qs = ints(qs), d_lens = ints(lens);
-      Tensor q = random(DType::kBF16, {batch, hq * d}),
-             out = backend_->alloc(DType::kBF16, {batch, hq * d});
+      Tensor q = random(dtype_, {batch, hq * d}), out = backend_->alloc(dtype_, {batch, hq * d});
       AttentionMeta meta;
       meta.num_seqs = batch;
       meta.num_tokens = batch;
@@ -276,7 +284,7 @@ void Bench::bench_prefill_attention() {
     shape.block_size = bs;
     shape.num_kv_heads = hkv;
     shape.head_dim = d;
-    shape.dtype = DType::kBF16;
+    shape.dtype = dtype_;
     std::vector<KvLayer> cache = backend_->alloc_kv_cache(shape);
     cuda::fill_uniform(*backend_, cache[0].k, seed_++, 1.0f);
     cuda::fill_uniform(*backend_, cache[0].v, seed_++, 1.0f);
@@ -286,8 +294,7 @@ void Bench::bench_prefill_attention() {
     for (int s = 0; s < c.seqs; ++s) qs.push_back(qs.back() + c.q_len);
     const int tokens = qs.back();
     Tensor d_table = ints(table), d_qs = ints(qs), d_lens = ints(lens);
-    Tensor q = random(DType::kBF16, {tokens, hq * d}),
-           out = backend_->alloc(DType::kBF16, {tokens, hq * d});
+    Tensor q = random(dtype_, {tokens, hq * d}), out = backend_->alloc(dtype_, {tokens, hq * d});
     AttentionMeta meta;
     meta.num_seqs = c.seqs;
     meta.num_tokens = tokens;
@@ -314,16 +321,16 @@ void Bench::bench_elementwise() {
   for (int64_t t : {int64_t(1), int64_t(2048)}) {
     const std::string shape = "T=" + std::to_string(t);
     {
-      Tensor res = random(DType::kBF16, {t, hidden}), x = random(DType::kBF16, {t, hidden});
-      Tensor w = random(DType::kBF16, {hidden}), out = backend_->alloc(DType::kBF16, {t, hidden});
+      Tensor res = random(dtype_, {t, hidden}), x = random(dtype_, {t, hidden});
+      Tensor w = random(dtype_, {hidden}), out = backend_->alloc(dtype_, {t, hidden});
       const double ms = time_ms([&](int) { backend_->add_rms_norm(res, x, w, 1e-5f, out); }, 8);
       const double bytes = double(t) * hidden * 2 * 4;  // read res, x; write res, out
       add({"add_rms_norm", shape + " d=4096", ms * 1e3, 0, bytes / (ms * 1e-3) / 1e9,
            bytes / bw_ / (ms * 1e-3)});
     }
     {
-      Tensor gu = random(DType::kBF16, {t, 2 * ffn}, 3.0f);
-      Tensor out = backend_->alloc(DType::kBF16, {t, ffn});
+      Tensor gu = random(dtype_, {t, 2 * ffn}, 3.0f);
+      Tensor out = backend_->alloc(dtype_, {t, ffn});
       Tensor g = gu.slice_cols(0, ffn), u = gu.slice_cols(ffn, 2 * ffn);
       const double ms = time_ms([&](int) { backend_->silu_mul(g, u, out); }, 8);
       const double bytes = double(t) * ffn * 2 * 3;
@@ -332,7 +339,7 @@ void Bench::bench_elementwise() {
     }
     {
       const int64_t width = (hq + 2 * hkv) * d;
-      Tensor qkv = random(DType::kBF16, {t, width}, 2.0f);
+      Tensor qkv = random(dtype_, {t, width}, 2.0f);
       Tensor q = qkv.slice_cols(0, hq * d), k = qkv.slice_cols(hq * d, (hq + hkv) * d);
       Tensor v = qkv.slice_cols((hq + hkv) * d, width);
       const int bs = 16;
@@ -342,7 +349,7 @@ void Bench::bench_elementwise() {
       shape_kv.block_size = bs;
       shape_kv.num_kv_heads = int(hkv);
       shape_kv.head_dim = int(d);
-      shape_kv.dtype = DType::kBF16;
+      shape_kv.dtype = dtype_;
       std::vector<KvLayer> cache = backend_->alloc_kv_cache(shape_kv);
       std::vector<int32_t> pos(static_cast<size_t>(t)), slots(static_cast<size_t>(t));
       std::iota(pos.begin(), pos.end(), 0);
@@ -379,9 +386,10 @@ void Bench::run() {
 }
 
 void Bench::print(FILE* f) const {
-  std::fprintf(f, "\n%s (%d SMs, %.0f MB L2), %s\n", info_.name.c_str(), info_.sm_count,
-               double(info_.l2_bytes) / 1e6, quick_ ? "quick" : "full");
-  std::fprintf(f, "ceilings: copy %.0f GB/s, bf16 GEMM %.0f TFLOP/s\n", bw_ / 1e9, flops_ / 1e12);
+  std::fprintf(f, "\n%s (%d SMs, %.0f MB L2), %s, %s\n", info_.name.c_str(), info_.sm_count,
+               double(info_.l2_bytes) / 1e6, type_name(), quick_ ? "quick" : "full");
+  std::fprintf(f, "ceilings: copy %.0f GB/s, %s GEMM %.0f TFLOP/s\n", bw_ / 1e9, type_name(),
+               flops_ / 1e12);
   std::fprintf(f, "%-30s %-26s %10s %9s %9s %9s\n", "kernel", "shape", "time us", "TFLOP/s", "GB/s",
                "roofline");
   for (const Row& r : rows_) {
@@ -401,8 +409,11 @@ void Bench::print(FILE* f) const {
 void Bench::write_json(const std::string& path) const {
   FILE* f = std::fopen(path.c_str(), "w");
   if (!f) fail(ErrorKind::kNotFound, "cannot write {}", path);
-  std::fprintf(f, "{\"device\": \"%s\", \"copy_gbps\": %.1f, \"gemm_tflops\": %.1f, \"rows\": [\n",
-               info_.name.c_str(), bw_ / 1e9, flops_ / 1e12);
+  std::fprintf(
+      f,
+      "{\"device\": \"%s\", \"dtype\": \"%s\", \"copy_gbps\": %.1f, \"gemm_tflops\": %.1f, "
+      "\"rows\": [\n",
+      info_.name.c_str(), type_name(), bw_ / 1e9, flops_ / 1e12);
   for (size_t i = 0; i < rows_.size(); ++i) {
     const Row& r = rows_[i];
     std::fprintf(f,
@@ -421,6 +432,7 @@ void Bench::write_json(const std::string& path) const {
 int main(int argc, char** argv) {
   bool quick = false;
   std::string json, filter;
+  tessera::DType dtype = tessera::DType::kBF16;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0)
       quick = true;
@@ -428,13 +440,18 @@ int main(int argc, char** argv) {
       json = argv[++i];
     else if (std::strcmp(argv[i], "--filter") == 0 && i + 1 < argc)
       filter = argv[++i];
+    else if (std::strcmp(argv[i], "--dtype") == 0 && i + 1 < argc &&
+             (std::strcmp(argv[i + 1], "bf16") == 0 || std::strcmp(argv[i + 1], "fp16") == 0))
+      dtype = std::strcmp(argv[++i], "fp16") == 0 ? tessera::DType::kF16 : tessera::DType::kBF16;
     else {
-      std::fprintf(stderr, "usage: %s [--quick] [--json FILE] [--filter SECTION]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--quick] [--dtype bf16|fp16] [--json FILE] [--filter SECTION]\n",
+                   argv[0]);
       return 2;
     }
   }
   try {
-    tessera::Bench bench(quick, filter);
+    tessera::Bench bench(quick, filter, dtype);
     bench.run();
     if (!json.empty()) bench.write_json(json);
     bench.print(stdout);

@@ -4,10 +4,10 @@
 #   kernels  the CUDA kernel tests (compute-sanitizer memcheck/racecheck on them
 #            when installed) and the kernel benchmark;
 #   model    a random-init Llama (GQA, llama3 rope) built in transformers on the
-#            GPU (scripts/make_gpu_reference.py) against tessera on CUDA, through
-#            the ModelRunner under several schedules (tests/reference/hf_reference_test.cpp);
-#            and the engine's outputs with async scheduling against without it
-#            (tests/engine/async_scheduling_test.cpp);
+#            GPU (scripts/make_gpu_reference.py) against tessera on CUDA in bf16
+#            and in fp16, through the ModelRunner under several schedules
+#            (tests/reference/hf_reference_test.cpp); and the engine's outputs
+#            with async scheduling against without it (tests/engine/async_scheduling_test.cpp);
 #   greedy   the default model's greedy tokens on the GPU against the CPU path's,
 #            each scored by the other device by teacher forcing (when the model
 #            file is in the models folder);
@@ -21,6 +21,8 @@
 #                                           # the build needs into DIR
 #
 # Environment: ONLY="kernels model greedy bench" (sections to run; default all),
+# MODEL_DTYPES="bfloat16 float16" (the CUDA types the model section checks),
+# BENCH_DTYPES="bf16 fp16" (the types the kernel benchmark times),
 # SANITIZER=0 (skip compute-sanitizer), PREBUILT=DIR (binaries already built
 # for sm_90a elsewhere: DIR/bin/{tessera,test_cuda,test_reference,test_engine,bench_cuda_kernels}
 # and the shared libraries they need in DIR/lib; skips configure and build),
@@ -172,13 +174,18 @@ else
 fi
 
 # ---- benchmark ----------------------------------------------------------
-start=$(date +%s)
-if "$bin_bench" --json "$OUT/bench.json" >"$OUT/bench.log" 2>&1; then
-  note "bench: ok in $(( $(date +%s) - start )) s"
-else
-  note "bench: FAILED"
-  tail -20 "$OUT/bench.log"
-fi
+# bf16 writes bench.json / bench.log (the names earlier runs used), fp16
+# bench_fp16.json / bench_fp16.log.
+for dt in ${BENCH_DTYPES:-bf16 fp16}; do
+  suffix=$([ "$dt" = bf16 ] || echo "_$dt")
+  start=$(date +%s)
+  if "$bin_bench" --dtype "$dt" --json "$OUT/bench$suffix.json" >"$OUT/bench$suffix.log" 2>&1; then
+    note "bench ($dt): ok in $(( $(date +%s) - start )) s"
+  else
+    note "bench ($dt): FAILED"
+    tail -20 "$OUT/bench$suffix.log"
+  fi
+done
 
 # ---- compute-sanitizer -----------------------------------------------------
 # memcheck on the whole suite (less the test that asks for 4 TiB on purpose:
@@ -236,16 +243,21 @@ if want model; then
     TESSERA_HF_REFERENCE=$ref TESSERA_TEST_DEVICE=cpu timeout 300 "$bin_test_reference" \
       --gtest_filter='HfReference.*' >"$OUT/model_cpu.log" 2>&1 &
     cpu_pid=$!
-    TESSERA_HF_REFERENCE=$ref TESSERA_TEST_DEVICE=cuda timeout 300 "$bin_test_reference" \
-      --gtest_filter='HfReference.*' >>"$OUT/model.log" 2>&1
-    rc=$?
-    grep -E "rows: rel L2|by position|transformers bf16|reference:" "$OUT/model.log"
-    if [ $rc -eq 0 ]; then
-      note "model vs transformers (cuda): passed in $(( $(date +%s) - start )) s"
-    else
-      note "model vs transformers (cuda): FAILED (exit $rc)"
-      grep -B2 -A8 "Failure" "$OUT/model.log" | head -60
-    fi
+    grep -E "reference:|transformers (bf16|fp16)" "$OUT/model.log"
+    for dt in ${MODEL_DTYPES:-bfloat16 float16}; do
+      start=$(date +%s)
+      log=$OUT/model_cuda_$dt.log
+      TESSERA_HF_REFERENCE=$ref TESSERA_TEST_DEVICE=cuda TESSERA_TEST_DTYPE=$dt timeout 300 \
+        "$bin_test_reference" --gtest_filter='HfReference.*' >"$log" 2>&1
+      rc=$?
+      grep -E "rows: rel L2|by position" "$log"
+      if [ $rc -eq 0 ]; then
+        note "model vs transformers (cuda $dt): passed in $(( $(date +%s) - start )) s"
+      else
+        note "model vs transformers (cuda $dt): FAILED (exit $rc)"
+        grep -B2 -A8 "Failure" "$log" | head -60
+      fi
+    done
     wait $cpu_pid
     rc=$?
     grep -E "rows: rel L2|by position" "$OUT/model_cpu.log"
@@ -304,6 +316,14 @@ if want bench; then
     --num-prompts 256 --max-num-seqs 256 --max-num-batched-tokens 8192 --no-single \
     --no-async-scheduling >"$OUT/throughput_sync.txt" 2>"$OUT/throughput_sync.log" ||
     note "bench throughput --no-async-scheduling: FAILED"
+  # fp16 activations and weights (--dtype float16): latency, and 128/128 throughput.
+  timeout 240 "$bin_tessera" bench latency --device cuda --load-format dummy -m $cfg \
+    --dtype float16 >"$OUT/latency_fp16.txt" 2>"$OUT/latency_fp16.log" \
+    || note "bench latency --dtype float16: FAILED"
+  timeout 240 "$bin_tessera" bench throughput --device cuda --load-format dummy -m $cfg \
+    --dtype float16 --num-prompts "${BENCH_PROMPTS:-256}" --max-num-seqs 256 \
+    --max-num-batched-tokens 8192 >"$OUT/throughput_fp16.txt" 2>"$OUT/throughput_fp16.log" \
+    || note "bench throughput --dtype float16: FAILED"
   start=$(date +%s)
   if timeout 360 "$bin_tessera" bench throughput --device cuda --load-format dummy -m $cfg --grid \
       --num-prompts "${BENCH_PROMPTS:-256}" --max-num-seqs 256 --max-num-batched-tokens 8192 \
@@ -323,7 +343,7 @@ if want bench; then
   {
     echo "## $(date -u +%F): ${device:-unknown GPU}, commit ${commit:-unknown}"
     echo
-    echo "Llama-3-8B shapes (tests/data/configs/llama3-8b.json), bf16, dummy weights; \`scripts/gpu-check.sh\`."
+    echo "Llama-3-8B shapes (tests/data/configs/llama3-8b.json), bf16 (fp16 where marked), dummy weights; \`scripts/gpu-check.sh\`."
     echo
     echo '```'
     cat "$OUT/latency.txt" 2>/dev/null
@@ -334,6 +354,9 @@ if want bench; then
     echo "--no-async-scheduling (each step scheduled after the previous one's tokens are back):"
     grep -E "^\| (time to first|decode)" "$OUT/latency_sync.txt" 2>/dev/null
     grep -E "^\| [0-9]+ requests" "$OUT/throughput_sync.txt" 2>/dev/null
+    echo "--dtype float16:"
+    grep -E "^\| (time to first|decode)" "$OUT/latency_fp16.txt" 2>/dev/null
+    grep -E "^\| [0-9]+ request" "$OUT/throughput_fp16.txt" 2>/dev/null
     echo
     cat "$OUT/throughput.txt" 2>/dev/null
     echo
@@ -346,11 +369,18 @@ fi
 echo
 echo "==================== gpu-check summary: ${device:-unknown GPU}, $(date -u +%F) ===================="
 for line in "${summary[@]}"; do echo "  $line"; done
-if want kernels; then sed -n '/^ceilings:/,$p' "$OUT/bench.log" 2>/dev/null | head -12; fi
+if want kernels; then
+  for log in "$OUT"/bench.log "$OUT"/bench_fp16.log; do
+    sed -n '/^ceilings:/,$p' "$log" 2>/dev/null | head -12
+  done
+fi
 if want bench; then
   echo
   grep -E "^\| (time to first|decode)" "$OUT/latency.txt" 2>/dev/null | sed 's/^/  tessera latency /'
   grep -E "^\| decode" "$OUT/latency_eager.txt" 2>/dev/null | sed 's/^/  tessera latency, eager /'
+  grep -E "^\| (time to first|decode)" "$OUT/latency_fp16.txt" 2>/dev/null \
+    | sed 's/^/  tessera latency, fp16 /'
+  grep -E "^\| [0-9]+ request" "$OUT/throughput_fp16.txt" 2>/dev/null | sed 's/^/  tessera fp16 /'
   grep -E "^\| decode" "$OUT/latency_sync.txt" 2>/dev/null | sed 's/^/  tessera latency, no async /'
   grep -E "^\| [0-9]+ requests" "$OUT/throughput_sync.txt" 2>/dev/null |
     sed 's/^/  tessera 128\/128, no async /'

@@ -3,17 +3,19 @@
 Hugging Face transformers, for tests/reference/hf_reference_test.cpp.
 
 Builds the model from a LlamaConfig with random weights (seeded), rounds the
-weights to bfloat16 (so tessera's bf16 copy of them is exact and only the
-arithmetic differs; the model itself stays float32, rotary frequencies
-included), saves it as an HF folder (config.json +
+weights to values both bfloat16 and float16 hold exactly (so tessera's bf16
+or fp16 copy of them is exact and only the arithmetic differs; the model
+itself stays float32, rotary frequencies included), saves it as an HF folder
+(config.json +
 model.safetensors; no tokenizer: the test feeds token ids), runs a few
 random token sequences of different lengths through it in float32 (TF32
 off) and writes every position's logits:
 
     OUT/config.json, OUT/model.safetensors
     OUT/reference.json   {"vocab_size", "sequences": [[ids...], ...],
-                          "bf16_baseline": [...]}  per sequence: transformers
-                          itself in bf16 against its float32 (rel. L2, top-1)
+                          "bf16_baseline": [...], "fp16_baseline": [...]}
+                          per sequence: transformers itself in bf16 / fp16
+                          against its float32 (rel. L2, top-1)
     OUT/logits.f32       float32 [sum of lengths, vocab], sequence after sequence
 
     python3 scripts/make_gpu_reference.py --out DIR [--device cuda]
@@ -29,6 +31,21 @@ import torch
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
 LENGTHS = [1, 17, 128, 700, 1500]
+
+
+def half_baseline(folder, dtype, device, sequences, refs):
+    """Per sequence, transformers in `dtype` against the float32 logits."""
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype).to(device).eval()
+    rows = []
+    with torch.no_grad():
+        for ids, ref in zip(sequences, refs):
+            x = torch.tensor([ids], device=device)
+            got = model(input_ids=x).logits[0].float()
+            rel = float((got - ref).norm() / ref.norm())
+            top1 = float((got.argmax(-1) == ref.argmax(-1)).float().mean())
+            rows.append({"length": len(ids), "rel_l2": rel, "top1": top1})
+    del model
+    return rows
 
 
 def main():
@@ -71,10 +88,13 @@ def main():
     model = LlamaForCausalLM(config).eval()
     with torch.no_grad():
         for p in model.parameters():
-            # bf16-representable weights; norms away from 1 so they matter.
+            # Weights both 16-bit types hold exactly: bf16's 8 significant
+            # bits, then fp16's grid (only values below 2^-14 move, onto
+            # fp16's subnormal steps, which bf16 also holds). Norms away
+            # from 1 so they matter.
             if p.dim() == 1:
                 p.uniform_(0.5, 1.5)
-            p.copy_(p.to(torch.bfloat16).to(torch.float32))
+            p.copy_(p.to(torch.bfloat16).to(torch.float16).to(torch.float32))
     # Save a bf16 copy of the weights, but keep this model in float32 as it
     # is: Module.to(bfloat16) would also round the rotary inv_freq buffer,
     # and the reference would rotate by bf16-rounded frequencies.
@@ -90,22 +110,16 @@ def main():
             ref = model(input_ids=x).logits[0].float()
             f.write(ref.cpu().numpy().astype("float32").tobytes())
             refs.append(ref)
-    # transformers itself in bf16 (loaded the usual way, from the folder),
-    # against its float32 logits: the scale of bf16 error to expect.
+    # transformers itself in bf16 and in fp16 (loaded the usual way, from the
+    # folder), against its float32 logits: the scale of 16-bit error to expect.
     del model
-    bf16_model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.bfloat16).to(args.device).eval()
-    baseline = []
-    with torch.no_grad():
-        for ids, ref in zip(sequences, refs):
-            x = torch.tensor([ids], device=args.device)
-            got = bf16_model(input_ids=x).logits[0].float()
-            rel = float((got - ref).norm() / ref.norm())
-            top1 = float((got.argmax(-1) == ref.argmax(-1)).float().mean())
-            baseline.append({"length": len(ids), "rel_l2": rel, "top1": top1})
+    baselines = {name: half_baseline(out, dtype, args.device, sequences, refs)
+                 for name, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16))}
     meta = {
         "vocab_size": config.vocab_size,
         "sequences": sequences,
-        "bf16_baseline": baseline,
+        "bf16_baseline": baselines["bf16"],
+        "fp16_baseline": baselines["fp16"],
         "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
         "torch": torch.__version__,
     }
@@ -114,9 +128,10 @@ def main():
     meta["transformers"] = transformers.__version__
     (out / "reference.json").write_text(json.dumps(meta))
     print(f"reference: {len(sequences)} sequences {LENGTHS} in {out} ({time.time() - t0:.1f} s)")
-    for b in baseline:
-        print(f"  transformers bf16 vs fp32, {b['length']} tokens: rel L2 {b['rel_l2']:.2e}, "
-              f"top-1 {100 * b['top1']:.1f}%")
+    for name, rows in baselines.items():
+        for b in rows:
+            print(f"  transformers {name} vs fp32, {b['length']} tokens: rel L2 {b['rel_l2']:.2e}, "
+                  f"top-1 {100 * b['top1']:.1f}%")
 
 
 if __name__ == "__main__":

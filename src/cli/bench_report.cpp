@@ -31,7 +31,8 @@ std::string today() {
 void print_throughput_table(const EngineConfig& config, const std::string& workload,
                             const std::vector<std::pair<std::string, ThroughputFigures>>& rows,
                             const EngineStats& stats, const std::optional<RooflineInputs>& roof) {
-  std::printf("tessera bench throughput: %s on %s\n", config.model.c_str(), config.device.c_str());
+  std::printf("tessera bench throughput: %s on %s, %s activations\n", config.model.c_str(),
+              config.device.c_str(), std::string(dtype_name(resolve_dtype(config))).c_str());
   std::printf("machine: %s; date %s\n", machine_description().c_str(), today().c_str());
   if (roof)
     std::printf(

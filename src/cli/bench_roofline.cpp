@@ -31,9 +31,9 @@ double seconds_per_call(Backend& backend, int reps, F&& f) {
 }
 
 #ifdef TESSERA_WITH_CUDA
-Ceilings cuda_ceilings() {
+Ceilings cuda_ceilings(DType dtype) {
   Ceilings c;
-  std::unique_ptr<Backend> backend = make_cuda_backend(0);
+  std::unique_ptr<Backend> backend = make_cuda_backend(0, dtype);
   c.device = cuda::device_info(*backend).name;
   {
     const size_t bytes = size_t(1) << 30;
@@ -49,13 +49,13 @@ Ceilings cuda_ceilings() {
   }
   {
     const int64_t n = 8192;
-    Tensor x = backend->alloc(DType::kBF16, {n, n}), w = backend->alloc(DType::kBF16, {n, n});
-    Tensor out = backend->alloc(DType::kBF16, {n, n});
+    Tensor x = backend->alloc(dtype, {n, n}), w = backend->alloc(dtype, {n, n});
+    Tensor out = backend->alloc(dtype, {n, n});
     cuda::fill_uniform(*backend, x, 2, 1.0f);
     cuda::fill_uniform(*backend, w, 3, 1.0f);
     const double s = seconds_per_call(*backend, 10, [&] { backend->matmul(x, w, out); });
     c.gemm_flops_per_s = 2.0 * double(n) * double(n) * double(n) / s;
-    c.gemm_shape = "8192^3 bf16";
+    c.gemm_shape = dtype == DType::kF16 ? "8192^3 fp16" : "8192^3 bf16";
   }
   backend->synchronize();
   return c;
@@ -98,10 +98,10 @@ Ceilings cpu_ceilings() {
 
 }  // namespace
 
-Ceilings measure_ceilings(const std::string& device) {
+Ceilings measure_ceilings(const std::string& device, DType dtype) {
   if (device == "cuda") {
 #ifdef TESSERA_WITH_CUDA
-    return cuda_ceilings();
+    return cuda_ceilings(dtype);
 #else
     fail(ErrorKind::kUnsupported, "this tessera was built without CUDA");
 #endif

@@ -88,7 +88,8 @@ int run(const Flags& f) {
   if (!f.batched_tokens_given)
     config.max_num_batched_tokens = std::max(config.max_num_batched_tokens, f.input_len);
   config.enable_prefix_caching = false;
-  const Ceilings ceil = measure_ceilings(config.device);
+  const DType dtype = resolve_dtype(config);  // a bad --dtype fails before the ceilings run
+  const Ceilings ceil = measure_ceilings(config.device, dtype);
   auto engine = Engine::create(config);
   const ModelConfig& mc = engine->model_config();
   std::mt19937_64 rng(f.seed);
@@ -108,8 +109,11 @@ int run(const Flags& f) {
       2.0 * (double(layer_params(mc)) * f.input_len + double(head_params(mc)));
   const double prefill_floor = prefill_flops / ceil.gemm_flops_per_s;
 
-  std::printf("tessera bench latency: %s on %s (%s weights, %.2f GB)\n", mc.name.c_str(),
-              config.device.c_str(), engine->weights_dtype().c_str(), weight_bytes / 1e9);
+  std::printf(
+      "tessera bench latency: %s on %s, %s activations (%s weights in the files, %.2f GB "
+      "loaded)\n",
+      mc.name.c_str(), config.device.c_str(), std::string(dtype_name(dtype)).c_str(),
+      engine->weights_dtype().c_str(), weight_bytes / 1e9);
   std::printf("device: %s; date %s\n", ceil.device.c_str(), today().c_str());
   std::printf(
       "ceilings (this run): copy %.0f GB/s (bytes read + written), GEMM %.1f TFLOP/s (%s)\n",

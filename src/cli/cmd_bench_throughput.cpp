@@ -128,7 +128,7 @@ int run(const Flags& f) {
       most_prompts = std::max(most_prompts, grid_prompts(f.num_prompts, in, out));
   config.max_waiting_requests = std::max(config.max_waiting_requests, most_prompts + 1);
   std::optional<Ceilings> ceil;
-  if (config.device == "cuda") ceil = measure_ceilings(config.device);
+  if (config.device == "cuda") ceil = measure_ceilings(config.device, resolve_dtype(config));
   auto engine = Engine::create(config);
   std::vector<std::pair<std::string, ThroughputFigures>> rows;
   std::string workload;

@@ -16,6 +16,10 @@ void add_engine_flags(CLI::App& app, EngineFlags& f) {
                  "config.json; no tokenizer files needed)")
       ->check(CLI::IsMember({"auto", "dummy"}))
       ->capture_default_str();
+  app.add_option("--dtype", c.dtype,
+                 "Activation and weight type: auto (float32 on the CPU, bfloat16 on CUDA), "
+                 "bfloat16 (bf16), float16 (half, fp16; CUDA only), float32 (float; CPU only)")
+      ->capture_default_str();
   app.add_option("-t,--threads", c.threads, "CPU threads (0: all cores)")->capture_default_str();
   app.add_option("--max-num-seqs", c.max_num_seqs, "Most sequences in one step")
       ->capture_default_str();
@@ -33,7 +37,7 @@ void add_engine_flags(CLI::App& app, EngineFlags& f) {
                  "or int8 (fastest, ~1e-2)")
       ->check(CLI::IsMember({"auto", "f32", "int16", "int8"}));
   app.add_option("--kv-cache-dtype", c.kv_cache_dtype,
-                 "KV-cache element type: auto (f32 on the CPU, bf16 on CUDA), f32, f16, bf16")
+                 "KV-cache element type: auto (f32 on the CPU, --dtype's on CUDA), f32, f16, bf16")
       ->check(CLI::IsMember({"auto", "f32", "f16", "bf16", "float32", "float16", "bfloat16"}))
       ->capture_default_str();
   app.add_option("--gpu-memory-utilization", c.gpu_memory_utilization,

@@ -195,6 +195,7 @@ std::unique_ptr<server::ServingBackend> make_engine_backend(const server::ServeO
   if (!o.model.empty()) config.model = o.model;
   config.device = o.device;
   config.load_format = o.load_format;
+  config.dtype = o.dtype;
   config.enforce_eager = o.enforce_eager;
   config.async_scheduling = o.async_scheduling;
   config.threads = o.threads;

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "dtype_flags.h"
 #include "engine_impl.h"
-#include "kv_cache_dtype.h"
 #include "tessera/backend/quant.h"
 #include "tessera/core/error.h"
 #include "tessera/core/log.h"
@@ -90,6 +90,10 @@ int64_t gpu_kv_budget(Model& model, Backend& backend, const EngineConfig& config
 }  // namespace
 
 std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
+  // Flag errors first, before anything is loaded.
+  const DType dtype = resolve_dtype(config);
+  const DType kv_dtype =
+      kv_cache_dtype(config, config.device == "cuda" ? Device::kCUDA : Device::kCPU, dtype);
   if (config.threads > 0) set_num_threads(config.threads);
   if (config.cpu_activations == "auto")
     cpu::set_activation_precision(cpu::default_activation_precision());
@@ -120,13 +124,8 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
   else
     fail(ErrorKind::kInvalidArgument, "unknown --load-format '{}' (auto or dummy)",
          config.load_format);
-  std::unique_ptr<Backend> backend;
-  if (config.device == "cpu")
-    backend = make_cpu_backend();
-  else if (config.device == "cuda")
-    backend = make_cuda_backend(0);
-  else
-    fail(ErrorKind::kInvalidArgument, "unknown --device '{}' (cpu or cuda)", config.device);
+  std::unique_ptr<Backend> backend =
+      config.device == "cuda" ? make_cuda_backend(0, dtype) : make_cpu_backend();
   auto model = Model::load(*source, *backend);
   tokenizer::Tokenizer tokenizer = load_tokenizer(*source);
 
@@ -140,7 +139,7 @@ std::unique_ptr<Engine> Engine::create(const EngineConfig& config) {
   shape.block_size = config.block_size;
   shape.num_kv_heads = mc.num_kv_heads;
   shape.head_dim = mc.head_dim;
-  shape.dtype = kv_cache_dtype(config, *backend);
+  shape.dtype = kv_dtype;
   const int64_t per_block = int64_t(shape.bytes_per_block());
   int64_t budget = config.kv_cache_memory;
   if (budget <= 0 && backend->device() == Device::kCUDA) {

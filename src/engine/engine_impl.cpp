@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "kv_cache_dtype.h"
+#include "dtype_flags.h"
 #include "tessera/core/error.h"
 #include "tessera/core/log.h"
 #ifdef TESSERA_WITH_CUDA
@@ -43,7 +43,7 @@ EngineImpl::EngineImpl(const EngineConfig& config, std::unique_ptr<WeightSource>
                 s.block_size = config.block_size;
                 s.num_kv_heads = model_->config().num_kv_heads;
                 s.head_dim = model_->config().head_dim;
-                s.dtype = kv_cache_dtype(config, *backend_);
+                s.dtype = kv_cache_dtype(config, backend_->device(), backend_->activation_dtype());
                 return s;
               }()),
       scheduler_(kv_, SchedulerConfig{config.max_num_seqs, config.max_num_batched_tokens}),

@@ -81,6 +81,10 @@ void add_serve_flags(CLI::App& app, ServeOptions& o) {
                  "config.json; no tokenizer files needed)")
       ->check(CLI::IsMember({"auto", "dummy"}))
       ->capture_default_str();
+  app.add_option("--dtype", o.dtype,
+                 "Activation and weight type: auto (float32 on the CPU, bfloat16 on CUDA), "
+                 "bfloat16 (bf16), float16 (half, fp16; CUDA only), float32 (float; CPU only)")
+      ->capture_default_str();
   app.add_flag("--enforce-eager", o.enforce_eager,
                "CUDA: run decode steps op by op instead of replaying CUDA graphs");
   app.add_flag_callback(
@@ -103,7 +107,7 @@ void add_serve_flags(CLI::App& app, ServeOptions& o) {
       "--kv-cache-memory", [&o](const std::string& s) { o.kv_cache_memory = parse_bytes(s); },
       "KV-cache size in bytes (suffixes K, M, G); 0: automatic");
   app.add_option("--kv-cache-dtype", o.kv_cache_dtype,
-                 "KV-cache element type: auto (f32 on the CPU, bf16 on CUDA), f32, f16, bf16")
+                 "KV-cache element type: auto (f32 on the CPU, --dtype's on CUDA), f32, f16, bf16")
       ->capture_default_str();
   app.add_option("--cpu-activations", o.cpu_activations,
                  "CPU matmul activations: auto (int16 with AVX-512 VNNI, else f32), f32, int16, "

@@ -1,13 +1,15 @@
 // Paged attention against a float64 reference: decode batches (split and
 // unsplit), whole prompts, chunked prefill and mixed batches, GQA ratios
-// 1/3/4/8/32, head_dim 64 and 128, block size 16, contexts 1..2k+, shuffled
-// block tables whose unused entries point nowhere.
+// 1/3/4/8/32, head_dim 64 and 128, block size 16, contexts 1..6k, shuffled
+// block tables whose unused entries point nowhere; bf16 and fp16 q, KV cache
+// and output.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <sstream>
 
 #include "cuda_test_util.h"
+#include "tessera/core/error.h"
 #include "tessera/core/parallel.h"
 
 namespace tessera::cuda_test {
@@ -28,7 +30,8 @@ const std::vector<Heads>& head_configs() {
 
 int cap(int ctx) { return quick() ? std::min(ctx, 300) : ctx; }
 
-void run_case(const Heads& hc, std::vector<Seq> seqs, float q_scale, int forced_partition = 0) {
+void run_case(DType dt, const Heads& hc, std::vector<Seq> seqs, float q_scale,
+              int forced_partition = 0) {
   const uint32_t seed = fresh_seed();
   std::ostringstream desc;
   for (auto& s : seqs) {
@@ -36,8 +39,8 @@ void run_case(const Heads& hc, std::vector<Seq> seqs, float q_scale, int forced_
     s.q_len = std::min(s.q_len, s.ctx);
     desc << " " << s.ctx << "/" << s.q_len;
   }
-  SCOPED_TRACE(testing::Message() << "Hq=" << hc.q << " Hkv=" << hc.kv << " D=" << hc.dim
-                                  << " partition=" << forced_partition
+  SCOPED_TRACE(testing::Message() << dtype_name(dt) << " Hq=" << hc.q << " Hkv=" << hc.kv
+                                  << " D=" << hc.dim << " partition=" << forced_partition
                                   << " seqs(ctx/q):" << desc.str() << " seed " << seed);
   std::mt19937 rng(seed);
   const int S = int(seqs.size()), D = hc.dim, bs = 16, group = hc.q / hc.kv;
@@ -69,14 +72,14 @@ void run_case(const Heads& hc, std::vector<Seq> seqs, float q_scale, int forced_
   shape.block_size = bs;
   shape.num_kv_heads = hc.kv;
   shape.head_dim = D;
-  shape.dtype = DType::kBF16;
+  shape.dtype = dt;
   std::vector<KvLayer> cache = backend().alloc_kv_cache(shape);
   cuda::fill_uniform(backend(), cache[0].k, rng(), 1.0f);
   cuda::fill_uniform(backend(), cache[0].v, rng(), 1.0f);
-  Tensor qkv = backend().alloc(DType::kBF16, {T, int64_t(hc.q + 2 * hc.kv) * D});
+  Tensor qkv = backend().alloc(dt, {T, int64_t(hc.q + 2 * hc.kv) * D});
   cuda::fill_uniform(backend(), qkv, rng(), q_scale);
   Tensor q = qkv.slice_cols(0, int64_t(hc.q) * D);
-  Tensor out = backend().alloc(DType::kBF16, {T, int64_t(hc.q) * D});
+  Tensor out = backend().alloc(dt, {T, int64_t(hc.q) * D});
   poison(out);
 
   Tensor d_qs = upload_i32(query_start), d_ctx = upload_i32(ctx_lens), d_tab = upload_i32(tables);
@@ -129,7 +132,7 @@ void run_case(const Heads& hc, std::vector<Seq> seqs, float q_scale, int forced_
     }
   });
   EXPECT_EQ(count_nonfinite(got), 0u);
-  EXPECT_LE(rel_l2(got, ref), 1e-2);
+  EXPECT_LE(rel_l2(got, ref), tol(dt, 1e-2));
   // Per (token, head) too: one wrong row must not hide in a large batch.
   double worst = 0;
   int worst_t = -1;
@@ -141,43 +144,46 @@ void run_case(const Heads& hc, std::vector<Seq> seqs, float q_scale, int forced_
       const double err = rel_l2(g_row, r_row);
       if (err > worst) worst = err, worst_t = t;
     }
-  EXPECT_LE(worst, 3e-2) << "worst row at token " << worst_t;
+  EXPECT_LE(worst, tol(dt, 3e-2)) << "worst row at token " << worst_t;
 }
 
-TEST(CudaAttention, DecodeBatch) {
+class CudaAttention : public testing::TestWithParam<DType> {};
+INSTANTIATE_TEST_SUITE_P(, CudaAttention, kElemTypes, elem_name);
+
+TEST_P(CudaAttention, DecodeBatch) {
   for (const auto& hc : head_configs()) {
     std::mt19937 rng(fresh_seed());
     std::vector<Seq> seqs = {{1, 1}, {16, 1}, {17, 1}, {2049, 1}, {100, 1}};
     for (int i = 0; i < 32; ++i) seqs.push_back({int(1 + rng() % 2100), 1});
-    run_case(hc, seqs, 1.0f);
+    run_case(GetParam(), hc, seqs, 1.0f);
   }
 }
 
-TEST(CudaAttention, DecodeSplitsOverLongContexts) {
+TEST_P(CudaAttention, DecodeSplitsOverLongContexts) {
   for (const auto& hc : head_configs()) {
-    run_case(hc, {{2500, 1}}, 3.0f);                         // automatic split
-    run_case(hc, {{2500, 1}, {31, 1}, {640, 1}}, 3.0f, 96);  // forced splits
-    run_case(hc, {{1000, 1}, {33, 1}}, 1.0f, 32);            // many short splits
-    run_case(hc, {{6000, 1}, {900, 1}}, 2.0f, 32);           // more than 128 splits to merge
+    run_case(GetParam(), hc, {{2500, 1}}, 3.0f);                         // automatic split
+    run_case(GetParam(), hc, {{2500, 1}, {31, 1}, {640, 1}}, 3.0f, 96);  // forced splits
+    run_case(GetParam(), hc, {{1000, 1}, {33, 1}}, 1.0f, 32);            // many short splits
+    run_case(GetParam(), hc, {{6000, 1}, {900, 1}}, 2.0f, 32);  // more than 128 splits to merge
   }
 }
 
-TEST(CudaAttention, Prefill) {
+TEST_P(CudaAttention, Prefill) {
   for (const auto& hc : head_configs()) {
-    run_case(hc, {{300, 300}}, 2.0f);
-    run_case(hc, {{77, 77}, {2, 2}, {129, 129}}, 4.0f);
+    run_case(GetParam(), hc, {{300, 300}}, 2.0f);
+    run_case(GetParam(), hc, {{77, 77}, {2, 2}, {129, 129}}, 4.0f);
   }
-  run_case({32, 8, 128}, {{1030, 1030}}, 2.0f);
+  run_case(GetParam(), {32, 8, 128}, {{1030, 1030}}, 2.0f);
 }
 
-TEST(CudaAttention, ChunkedPrefill) {
+TEST_P(CudaAttention, ChunkedPrefill) {
   for (const auto& hc : head_configs()) {
-    run_case(hc, {{2100, 64}}, 2.0f);
-    run_case(hc, {{513, 200}, {40, 39}, {17, 16}}, 2.0f);
+    run_case(GetParam(), hc, {{2100, 64}}, 2.0f);
+    run_case(GetParam(), hc, {{513, 200}, {40, 39}, {17, 16}}, 2.0f);
   }
 }
 
-TEST(CudaAttention, MixedBatch) {
+TEST_P(CudaAttention, MixedBatch) {
   for (const auto& hc : head_configs()) {
     std::mt19937 rng(fresh_seed());
     std::vector<Seq> seqs;
@@ -188,9 +194,32 @@ TEST(CudaAttention, MixedBatch) {
     seqs.push_back({2200, 1});
     seqs.push_back({64, 33});
     std::shuffle(seqs.begin(), seqs.end(), rng);
-    run_case(hc, seqs, 2.0f);
-    run_case(hc, seqs, 2.0f, 64);
+    run_case(GetParam(), hc, seqs, 2.0f);
+    run_case(GetParam(), hc, seqs, 2.0f, 64);
   }
+}
+
+// q, the KV cache and the output share one element type.
+TEST(CudaAttentionTypes, CacheOfAnotherTypeIsRefused) {
+  KvCacheShape shape;
+  shape.num_layers = 1;
+  shape.num_blocks = 2;
+  shape.block_size = 16;
+  shape.num_kv_heads = 2;
+  shape.head_dim = 64;
+  shape.dtype = DType::kBF16;
+  std::vector<KvLayer> cache = backend().alloc_kv_cache(shape);
+  Tensor q = backend().alloc(DType::kF16, {1, 4 * 64}),
+         out = backend().alloc(DType::kF16, {1, 4 * 64});
+  Tensor d_qs = upload_i32({0, 1}), d_ctx = upload_i32({1}), d_tab = upload_i32({0});
+  AttentionMeta meta;
+  meta.num_seqs = 1;
+  meta.num_tokens = 1;
+  meta.query_start = d_qs.data_as<int32_t>();
+  meta.context_lens = d_ctx.data_as<int32_t>();
+  meta.block_tables = d_tab.data_as<int32_t>();
+  meta.max_blocks_per_seq = 1;
+  EXPECT_THROW(backend().paged_attention(q, cache[0], meta, 4, 2, 0.125f, out), Error);
 }
 
 }  // namespace

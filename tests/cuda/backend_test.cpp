@@ -1,5 +1,6 @@
-// The CUDA backend's plumbing: weight upload from every host dtype, the
-// caching allocator, the pinned upload ring, errors as tessera::Error.
+// The CUDA backend's plumbing: weight upload from every host dtype into bf16
+// and fp16 backends, the caching allocator, the pinned upload ring, errors
+// as tessera::Error.
 #include <cmath>
 
 #include "cuda_test_util.h"
@@ -20,36 +21,63 @@ TEST(CudaBackend, ReportsItself) {
   std::unique_ptr<Backend> cpu = make_cpu_backend();
   EXPECT_FALSE(cuda::is_cuda_backend(*cpu));
   EXPECT_THROW(cuda::stream(*cpu), Error);
+  EXPECT_EQ(fp16_backend().activation_dtype(), DType::kF16);
+  try {
+    make_cuda_backend(0, DType::kF32);
+    FAIL() << "an F32 CUDA backend was made";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << e.what();
+  }
 }
 
+// Host weights of every float dtype become the backend's type, rounded to
+// nearest even once (from the value the host tensor holds).
 TEST(CudaBackend, LoadWeightConvertsEveryFloatDtype) {
   const uint32_t seed = fresh_seed();
   SCOPED_TRACE(seed);
   std::mt19937 rng(seed);
   std::normal_distribution<float> dist(0.0f, 3.0f);
   const int64_t rows = 37, cols = 96;
-  for (DType dt : {DType::kF32, DType::kF16, DType::kBF16}) {
-    Tensor host = Tensor::empty(dt, {rows, cols});
-    std::vector<float> want(size_t(rows * cols));
-    for (size_t i = 0; i < want.size(); ++i) {
-      const float x = dist(rng);
-      if (dt == DType::kF32) {
-        host.data_as<float>()[i] = x;
-        want[i] = round_bf16(x);
-      } else if (dt == DType::kF16) {
-        host.data_as<uint16_t>()[i] = f32_to_fp16(x);
-        want[i] = round_bf16(fp16_to_f32(f32_to_fp16(x)));
-      } else {
-        host.data_as<uint16_t>()[i] = f32_to_bf16(x);
-        want[i] = round_bf16(x);
+  for (Backend* b : {static_cast<Backend*>(&backend()), &fp16_backend()}) {
+    const DType target = b->activation_dtype();
+    for (DType dt : {DType::kF32, DType::kF16, DType::kBF16}) {
+      Tensor host = Tensor::empty(dt, {rows, cols});
+      std::vector<float> want(size_t(rows * cols));
+      for (size_t i = 0; i < want.size(); ++i) {
+        const float x = dist(rng);
+        float held = x;
+        if (dt == DType::kF16) {
+          host.data_as<uint16_t>()[i] = f32_to_fp16(x);
+          held = fp16_to_f32(f32_to_fp16(x));
+        } else if (dt == DType::kBF16) {
+          host.data_as<uint16_t>()[i] = f32_to_bf16(x);
+          held = bf16_to_f32(f32_to_bf16(x));
+        } else {
+          host.data_as<float>()[i] = x;
+        }
+        want[i] = round_to(held, target);
       }
+      Tensor dev = b->load_weight(host);
+      EXPECT_EQ(dev.device(), Device::kCUDA);
+      EXPECT_EQ(dev.dtype(), target);
+      EXPECT_EQ(dev.shape(), host.shape());
+      std::vector<float> got(want.size());
+      b->download_f32(dev, got.data());
+      EXPECT_EQ(got, want) << dtype_name(dt) << " -> " << dtype_name(target);
     }
-    Tensor dev = backend().load_weight(host);
-    EXPECT_EQ(dev.device(), Device::kCUDA);
-    EXPECT_EQ(dev.dtype(), DType::kBF16);
-    EXPECT_EQ(dev.shape(), host.shape());
-    EXPECT_EQ(download(dev), want) << dtype_name(dt);
   }
+}
+
+// Beyond fp16's range a weight becomes ±inf (as .to(torch.float16) makes
+// it); the load warns but does not fail.
+TEST(CudaBackend, LoadWeightIntoFp16SaturatesToInfinity) {
+  Tensor host = Tensor::empty(DType::kF32, {1, 4});
+  const float values[] = {1e5f, -7e4f, 65504.0f, -3.0f};
+  std::memcpy(host.data(), values, sizeof values);
+  Tensor dev = fp16_backend().load_weight(host);
+  std::vector<float> got(4);
+  fp16_backend().download_f32(dev, got.data());
+  EXPECT_EQ(got, (std::vector<float>{INFINITY, -INFINITY, 65504.0f, -3.0f}));
 }
 
 TEST(CudaBackend, LoadWeightDequantizesGgufBlocks) {
@@ -59,7 +87,7 @@ TEST(CudaBackend, LoadWeightDequantizesGgufBlocks) {
   std::mt19937 rng(seed);
   const int64_t rows = 5, cols = 64;
   Tensor host = Tensor::empty(DType::kQ8_0, {rows, cols});
-  std::vector<float> want;
+  std::vector<float> values;
   auto* bytes = static_cast<uint8_t*>(host.data());
   for (int64_t b = 0; b < rows * cols / 32; ++b) {
     const float scale = 0.01f * float(1 + rng() % 50);
@@ -68,10 +96,15 @@ TEST(CudaBackend, LoadWeightDequantizesGgufBlocks) {
     for (int i = 0; i < 32; ++i) {
       const int8_t q = int8_t(int(rng() % 255) - 127);
       bytes[b * 34 + 2 + i] = uint8_t(q);
-      want.push_back(round_bf16(fp16_to_f32(h) * float(q)));
+      values.push_back(fp16_to_f32(h) * float(q));
     }
   }
-  EXPECT_EQ(download(backend().load_weight(host)), want);
+  for (Backend* b : {static_cast<Backend*>(&backend()), &fp16_backend()}) {
+    std::vector<float> want(values.size()), got(values.size());
+    for (size_t i = 0; i < values.size(); ++i) want[i] = round_to(values[i], b->activation_dtype());
+    b->download_f32(b->load_weight(host), got.data());
+    EXPECT_EQ(got, want) << dtype_name(b->activation_dtype());
+  }
 }
 
 TEST(CudaBackend, AllocatorReusesFreedBlocks) {

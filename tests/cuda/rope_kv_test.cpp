@@ -1,7 +1,8 @@
 // Rotary embedding (neox and interleaved; no, linear and llama3 scaling;
 // partial rotary dims) on q/k column views of one qkv buffer, the paged
-// KV-cache write, and the fused rope_write_kv. The reference rotates in
-// float64 with the CPU path's inverse frequencies (cpu::rope_inv_freq).
+// KV-cache write, and the fused rope_write_kv; bf16 and fp16 activations
+// and caches. The reference rotates in float64 with the CPU path's inverse
+// frequencies (cpu::rope_inv_freq).
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -50,7 +51,7 @@ void rotate_ref(const float* h, double* out, const RopeParams& p, const std::vec
 
 enum class Mode { kRope, kWrite, kFused };
 
-void run_case(const RopeCase& c, Mode mode) {
+void run_case(const RopeCase& c, Mode mode, DType dt) {
   const uint32_t seed = fresh_seed();
   SCOPED_TRACE(testing::Message() << "T=" << c.tokens << " Hq=" << c.q_heads
                                   << " Hkv=" << c.kv_heads << " D=" << c.head_dim
@@ -60,8 +61,8 @@ void run_case(const RopeCase& c, Mode mode) {
   std::mt19937 rng(seed);
   const int D = c.head_dim, qd = c.q_heads * D, kd = c.kv_heads * D;
   const int width = qd + 2 * kd + c.extra_cols;
-  const auto qkv_h = random_bf16(size_t(c.tokens) * width, rng, 2.0f);
-  Tensor qkv = upload(qkv_h, {c.tokens, width});
+  const auto qkv_h = random_values(size_t(c.tokens) * width, rng, dt, 2.0f);
+  Tensor qkv = upload(qkv_h, {c.tokens, width}, dt);
   Tensor q = qkv.slice_cols(0, qd), k = qkv.slice_cols(qd, qd + kd);
   Tensor v = qkv.slice_cols(qd + kd, qd + 2 * kd);
 
@@ -82,7 +83,7 @@ void run_case(const RopeCase& c, Mode mode) {
   shape.block_size = block_size;
   shape.num_kv_heads = c.kv_heads;
   shape.head_dim = D;
-  shape.dtype = DType::kBF16;
+  shape.dtype = dt;
   std::vector<KvLayer> cache = backend().alloc_kv_cache(shape);
   poison(cache[0].k);
   poison(cache[0].v);
@@ -110,7 +111,7 @@ void run_case(const RopeCase& c, Mode mode) {
   }
   const auto got = download(qkv);
   EXPECT_EQ(count_nonfinite(got), 0u);
-  EXPECT_LE(rel_l2(got, want), 1e-2);
+  EXPECT_LE(rel_l2(got, want), tol(dt, 1e-2));
   for (int t = 0; t < c.tokens; ++t)  // v and the extra columns are never touched
     for (int j = qd + kd; j < width; ++j)
       ASSERT_EQ(got[size_t(t) * width + j], qkv_h[size_t(t) * width + j]);
@@ -155,14 +156,17 @@ const std::vector<RopeCase>& cases() {
   return all;
 }
 
-TEST(CudaRopeKv, Rope) {
-  for (const auto& c : cases()) run_case(c, Mode::kRope);
+class CudaRopeKv : public testing::TestWithParam<DType> {};
+INSTANTIATE_TEST_SUITE_P(, CudaRopeKv, kElemTypes, elem_name);
+
+TEST_P(CudaRopeKv, Rope) {
+  for (const auto& c : cases()) run_case(c, Mode::kRope, GetParam());
 }
-TEST(CudaRopeKv, WriteKv) {
-  for (const auto& c : cases()) run_case(c, Mode::kWrite);
+TEST_P(CudaRopeKv, WriteKv) {
+  for (const auto& c : cases()) run_case(c, Mode::kWrite, GetParam());
 }
-TEST(CudaRopeKv, FusedRopeWriteKv) {
-  for (const auto& c : cases()) run_case(c, Mode::kFused);
+TEST_P(CudaRopeKv, FusedRopeWriteKv) {
+  for (const auto& c : cases()) run_case(c, Mode::kFused, GetParam());
 }
 
 }  // namespace

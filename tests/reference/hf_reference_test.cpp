@@ -3,7 +3,10 @@
 // Llama with GQA and llama3 rope scaling) and every position's float32
 // logits of a few token sequences. Runs only when TESSERA_HF_REFERENCE
 // names that folder (scripts/gpu-check.sh makes it on the GPU machine);
-// TESSERA_TEST_DEVICE picks the backend (cpu, the default, or cuda).
+// TESSERA_TEST_DEVICE picks the backend (cpu, the default, or cuda) and
+// TESSERA_TEST_DTYPE the CUDA backend's type (bfloat16, the default, or
+// float16: the same bounds hold; transformers' own half-precision noise is
+// printed beside).
 //
 // The same logits are produced under several schedules through the
 // ModelRunner, the way the engine batches work: whole prompts one at a
@@ -23,6 +26,7 @@
 #include <numeric>
 
 #include "tessera/backend/backend.h"
+#include "tessera/engine/engine.h"
 #include "tessera/engine/model_runner.h"
 #include "tessera/model/model.h"
 #include "tessera/model/weight_source.h"
@@ -122,6 +126,16 @@ std::string test_device() {
   return d && *d ? d : "cpu";
 }
 
+// The activation type under test, as --dtype names it.
+std::string test_dtype() {
+  if (test_device() != "cuda") return "float32";
+  const char* d = std::getenv("TESSERA_TEST_DTYPE");
+  return d && *d ? d : "bfloat16";
+}
+
+// "cuda bfloat16", "cpu float32": how result lines name the run.
+std::string run_label() { return test_device() + " " + test_dtype(); }
+
 // One piece of a step: sequence `seq` computes `n` more tokens.
 struct Work {
   size_t seq;
@@ -138,7 +152,11 @@ class HfReference : public ::testing::Test {
     static std::unique_ptr<Model> model;
     if (!model) {
       source = WeightSource::open(ref_->folder);
-      backend = test_device() == "cuda" ? make_cuda_backend(0) : make_cpu_backend();
+      EngineConfig config;
+      config.device = test_device();
+      config.dtype = test_dtype();
+      backend = test_device() == "cuda" ? make_cuda_backend(0, resolve_dtype(config))
+                                        : make_cpu_backend();
       model = Model::load(*source, *backend);
     }
     model_ = model.get();
@@ -209,7 +227,7 @@ class HfReference : public ::testing::Test {
     std::printf(
         "%-34s [%s] %5lld rows: rel L2 %.2e (worst row %.2e), top-1 %.2f%% raw, %.2f%% of %lld "
         "rows outside ties\n",
-        what, test_device().c_str(), static_cast<long long>(s.rows), s.rel_l2(), s.worst_row,
+        what, run_label().c_str(), static_cast<long long>(s.rows), s.rel_l2(), s.worst_row,
         100.0 * double(s.top1) / double(s.rows), 100.0 * s.decided_agreement(),
         static_cast<long long>(s.rows - s.ties));
     std::printf("    rel L2 by position:");
@@ -301,12 +319,16 @@ TEST_F(HfReference, BatchedDecodeThroughCudaGraphs) {
   expect_close("batched decode, CUDA graphs", score);
 }
 
-TEST_F(HfReference, TransformersBf16Baseline) {
+TEST_F(HfReference, TransformersHalfPrecisionBaseline) {
   // Not a check of tessera: how far transformers itself moves from its
-  // float32 logits in bf16 on the same GPU, for scale.
-  for (const auto& b : ref_->meta["bf16_baseline"])
-    std::printf("transformers bf16 vs fp32, %4d tokens: rel L2 %.2e, top-1 %.2f%%\n",
-                b["length"].get<int>(), b["rel_l2"].get<double>(), 100.0 * b["top1"].get<double>());
+  // float32 logits in bf16 and fp16 on the same GPU, for scale.
+  for (const char* key : {"bf16_baseline", "fp16_baseline"}) {
+    if (!ref_->meta.contains(key)) continue;
+    for (const auto& b : ref_->meta[key])
+      std::printf("transformers %.4s vs fp32, %4d tokens: rel L2 %.2e, top-1 %.2f%%\n", key,
+                  b["length"].get<int>(), b["rel_l2"].get<double>(),
+                  100.0 * b["top1"].get<double>());
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The ops a model's forward pass is written in. One implementation per device
-// (cpu/, cuda/). Activations are float32 on the CPU (bf16 on CUDA); weights
-// are whatever the file holds. Tensors passed in live on the backend's device.
+// (cpu/, cuda/). Activations are float32 on the CPU (bf16 or fp16 on CUDA);
+// weights are whatever the file holds on the CPU, the activation type on
+// CUDA. Tensors passed in live on the backend's device.
 #pragma once
 
 #include <cstdint>
@@ -62,7 +63,8 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual Device device() const = 0;
-  // Element type of activations between ops (F32 on the CPU, BF16 on CUDA).
+  // Element type of activations between ops (F32 on the CPU; BF16 or F16 on
+  // CUDA, as constructed).
   virtual DType activation_dtype() const = 0;
 
   // Memory on the device.
@@ -112,7 +114,9 @@ class Backend {
 };
 
 std::unique_ptr<Backend> make_cpu_backend();
-// Throws Error(kUnsupported) when built without CUDA or no GPU is present.
-std::unique_ptr<Backend> make_cuda_backend(int device_index = 0);
+// Activations, weights and the KV cache in `dtype` (kBF16 or kF16; other
+// types: Error(kInvalidArgument)). Throws Error(kUnsupported) when built
+// without CUDA or no GPU is present.
+std::unique_ptr<Backend> make_cuda_backend(int device_index = 0, DType dtype = DType::kBF16);
 
 }  // namespace tessera

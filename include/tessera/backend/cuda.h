@@ -75,7 +75,7 @@ void launch_graph(Backend& backend, const std::shared_ptr<void>& graph);
 // another value must not be replayed.
 uint64_t workspace_epoch(const Backend& backend);
 
-// Fills a BF16 or F32 device tensor with uniform values in [-scale, scale)
+// Fills a BF16, F16 or F32 device tensor with uniform values in [-scale, scale)
 // from a counter-based generator: the same (seed, element index) always gives
 // the same value, on any GPU.
 void fill_uniform(Backend& backend, Tensor& t, uint64_t seed, float scale);

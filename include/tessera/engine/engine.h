@@ -89,6 +89,11 @@ struct EngineConfig {
   // "auto": weights from the model's files; "dummy": random weights for the
   // shapes of its config.json (benchmarks; see WeightSource::open_dummy).
   std::string load_format = "auto";
+  // Activation type (vLLM's --dtype): "auto" (float32 on the CPU, bfloat16
+  // on CUDA), "bfloat16"/"bf16", "float16"/"half"/"fp16", "float32"/"float".
+  // On CUDA the weights and the KV cache (--kv-cache-dtype auto) take it
+  // too; the CPU computes in float32 only (see resolve_dtype).
+  std::string dtype = "auto";
   int threads = 0;  // CPU threads (0: all cores)
   // CPU matmul activations: "f32" (default, exact to ~1e-6 against
   // transformers) or "int8" (faster prompts and batches, ~1e-2 logits
@@ -102,8 +107,9 @@ struct EngineConfig {
   // the RAM); on CUDA what a profile step leaves of gpu_memory_utilization
   // times the device's memory (see engine_factory.cpp).
   int64_t kv_cache_memory = 0;
-  // KV-cache element type: auto (F32 on the CPU, BF16 on CUDA), f32, f16,
-  // bf16. f16 halves the CPU cache's memory and the bytes attention reads.
+  // KV-cache element type: auto (F32 on the CPU, the --dtype type on CUDA),
+  // f32, f16, bf16. f16 halves the CPU cache's memory and the bytes
+  // attention reads; on CUDA an explicit type must match --dtype.
   std::string kv_cache_dtype = "auto";
   double gpu_memory_utilization = 0.9;
   bool enable_prefix_caching = true;
@@ -118,6 +124,12 @@ struct EngineConfig {
   int max_waiting_requests = 1024;
   std::optional<uint64_t> seed;  // seeds of unseeded requests; unset: from the OS
 };
+
+// The activation type `config` asks for (--dtype on --device): F32 on the
+// CPU; BF16 (auto) or F16 on CUDA. Error(kInvalidArgument) for an unknown
+// name or device, and for a type the device does not compute in (16-bit on
+// the CPU, float32 on CUDA).
+DType resolve_dtype(const EngineConfig& config);
 
 struct EngineStats {
   int num_running = 0;

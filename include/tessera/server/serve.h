@@ -25,6 +25,7 @@ struct ServeOptions {
   std::string model;
   std::string device = "cpu";
   std::string load_format = "auto";      // or "dummy": random weights for -m's config.json
+  std::string dtype = "auto";            // --dtype: the engine checks it (resolve_dtype)
   bool enforce_eager = false;            // CUDA: no graphs for decode steps
   std::optional<bool> async_scheduling;  // unset: the engine's default
   int threads = 0;

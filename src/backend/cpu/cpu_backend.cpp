@@ -100,7 +100,7 @@ class CpuBackend final : public Backend {
 std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
 
 #ifndef TESSERA_WITH_CUDA
-std::unique_ptr<Backend> make_cuda_backend(int) {
+std::unique_ptr<Backend> make_cuda_backend(int, DType) {
   fail(ErrorKind::kUnsupported,
        "this tessera was built without CUDA (configure with nvcc present)");
 }

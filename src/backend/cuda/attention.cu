@@ -1,5 +1,7 @@
-// Paged attention over a flat batch with bf16 tensor-core MMAs
-// (mma.sync m16n8k16, fp32 accumulation) and an online softmax.
+// Paged attention over a flat batch with 16-bit tensor-core MMAs (bf16 or
+// fp16 q, KV cache and output: mma.sync m16n8k16, fp32 accumulation) and an
+// online softmax. Every kernel is a template over the element type T; P is
+// rounded to T before the P·V MMA, as in other flash-attention kernels.
 //
 // One kernel template serves both kinds of sequence:
 //  - prefill (query length > 1; whole prompts, chunks, mixed batches): 4 warps
@@ -61,22 +63,14 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t addr, uint32_t& r0, u
                : "r"(addr));
 }
 
-// d += a · b for a 16x16 (row) by 16x8 (col) bf16 tile, fp32 accumulators.
-__device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
-                                         uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-      "{%8, %9}, {%0, %1, %2, %3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+// Two floats as one register of packed T (the MMA's A fragment layout).
+template <typename T>
+__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
+  const typename ElemTraits<T>::Pair v = ElemTraits<T>::from_float2(lo, hi);
   return *reinterpret_cast<const uint32_t*>(&v);
 }
 
-// Element offset of (row, 16-byte chunk) in a tile of rows of D bf16: the
+// Element offset of (row, 16-byte chunk) in a tile of rows of D elements: the
 // chunk index is XOR-ed with the row's low 3 bits so that 8 rows read at the
 // same logical chunk hit 8 different bank groups.
 template <int D>
@@ -92,7 +86,7 @@ struct RowInfo {
   int qpos;  // keys 0..qpos are visible; -1 when the row is padding
 };
 
-template <int D, int WARPS, int BLOCK_N, int STAGES, bool DECODE>
+template <int D, int WARPS, int BLOCK_N, int STAGES, bool DECODE, typename T>
 __global__ void __launch_bounds__(WARPS * 32) attention_kernel(Params p) {
   pdl_launch_dependents();
   pdl_wait();
@@ -188,21 +182,21 @@ __global__ void __launch_bounds__(WARPS * 32) attention_kernel(Params p) {
 
   // ---- shared memory ----
   extern __shared__ __align__(128) unsigned char smem_raw[];
-  bf16* sQ = reinterpret_cast<bf16*>(smem_raw);
-  bf16* sK = sQ + ROWS * D;
-  bf16* sV = sK + STAGES * BLOCK_N * D;
+  T* sQ = reinterpret_cast<T*>(smem_raw);
+  T* sK = sQ + ROWS * D;
+  T* sV = sK + STAGES * BLOCK_N * D;
 
-  const bf16* q_ptr = static_cast<const bf16*>(a.q);
-  const bf16* k_cache = static_cast<const bf16*>(a.k_cache);
-  const bf16* v_cache = static_cast<const bf16*>(a.v_cache);
+  const T* q_ptr = static_cast<const T*>(a.q);
+  const T* k_cache = static_cast<const T*>(a.k_cache);
+  const T* v_cache = static_cast<const T*>(a.v_cache);
 
   // Q tile: zero rows for padding.
   for (int c = tid; c < ROWS * CHUNKS; c += THREADS) {
     const int r = c / CHUNKS, ch = c % CHUNKS;
     const RowInfo info = row_info(r);
-    const bf16* src =
-        info.valid ? q_ptr + int64_t(info.token) * a.q_stride + int64_t(info.head) * D + ch * 8
-                   : q_ptr;
+    const T* src = info.valid
+                       ? q_ptr + int64_t(info.token) * a.q_stride + int64_t(info.head) * D + ch * 8
+                       : q_ptr;
     cp_async_16(smem_addr(sQ + swizzle<D>(r, ch)), src, info.valid);
   }
 
@@ -226,8 +220,8 @@ __global__ void __launch_bounds__(WARPS * 32) attention_kernel(Params p) {
     const int j0 = kv_begin + tile_idx * BLOCK_N;
     const int row_lo = key_row(j0 + lane);
     const int row_hi = BLOCK_N == 64 ? key_row(j0 + 32 + lane) : -1;
-    bf16* dk = sK + stage * BLOCK_N * D;
-    bf16* dv = sV + stage * BLOCK_N * D;
+    T* dk = sK + stage * BLOCK_N * D;
+    T* dv = sV + stage * BLOCK_N * D;
 #pragma unroll
     for (int i = 0; i < BLOCK_N * CHUNKS / THREADS; ++i) {
       const int c = i * THREADS + tid;
@@ -280,8 +274,8 @@ __global__ void __launch_bounds__(WARPS * 32) attention_kernel(Params p) {
         ldmatrix_x4(smem_addr(sQ + swizzle<D>(r, ch)), qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3]);
       }
     }
-    const bf16* tk = sK + (it % STAGES) * BLOCK_N * D;
-    const bf16* tv = sV + (it % STAGES) * BLOCK_N * D;
+    const T* tk = sK + (it % STAGES) * BLOCK_N * D;
+    const T* tv = sV + (it % STAGES) * BLOCK_N * D;
     const int j0 = kv_begin + it * BLOCK_N;
     // Tiles wholly visible to every row skip the mask (padding rows then
     // compute on zeros, and are never written).
@@ -300,8 +294,8 @@ __global__ void __launch_bounds__(WARPS * 32) attention_kernel(Params p) {
         const int ch = kk * 2 + (mi & 1);
         uint32_t b0, b1, b2, b3;
         ldmatrix_x4(smem_addr(tk + swizzle<D>(key, ch)), b0, b1, b2, b3);
-        mma_bf16(s[nb], qf[kk], b0, b1);
-        mma_bf16(s[nb + 1], qf[kk], b2, b3);
+        ElemTraits<T>::mma(s[nb], qf[kk], b0, b1);
+        ElemTraits<T>::mma(s[nb + 1], qf[kk], b2, b3);
       }
     }
 
@@ -352,14 +346,14 @@ __global__ void __launch_bounds__(WARPS * 32) attention_kernel(Params p) {
       o[nd][3] *= alpha_hi;
     }
 
-    // O += P V, P taken from the score accumulators as bf16 A fragments.
+    // O += P V, P taken from the score accumulators as T A fragments.
 #pragma unroll
     for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
       uint32_t pa[4];
-      pa[0] = pack_bf16x2(s[2 * ks][0], s[2 * ks][1]);
-      pa[1] = pack_bf16x2(s[2 * ks][2], s[2 * ks][3]);
-      pa[2] = pack_bf16x2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
-      pa[3] = pack_bf16x2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+      pa[0] = pack2<T>(s[2 * ks][0], s[2 * ks][1]);
+      pa[1] = pack2<T>(s[2 * ks][2], s[2 * ks][3]);
+      pa[2] = pack2<T>(s[2 * ks + 1][0], s[2 * ks + 1][1]);
+      pa[3] = pack2<T>(s[2 * ks + 1][2], s[2 * ks + 1][3]);
 #pragma unroll
       for (int nd = 0; nd < D / 8; nd += 2) {
         const int mi = lane >> 3;
@@ -367,8 +361,8 @@ __global__ void __launch_bounds__(WARPS * 32) attention_kernel(Params p) {
         const int ch = nd + (mi >> 1);
         uint32_t b0, b1, b2, b3;
         ldmatrix_x4_trans(smem_addr(tv + swizzle<D>(key, ch)), b0, b1, b2, b3);
-        mma_bf16(o[nd], pa, b0, b1);
-        mma_bf16(o[nd + 1], pa, b2, b3);
+        ElemTraits<T>::mma(o[nd], pa, b0, b1);
+        ElemTraits<T>::mma(o[nd + 1], pa, b2, b3);
       }
     }
   }
@@ -398,12 +392,11 @@ __global__ void __launch_bounds__(WARPS * 32) attention_kernel(Params p) {
       }
       if (t4 == 0) p.part_lse[idx] = m + log2f(l);
     } else {
-      bf16* dst =
-          static_cast<bf16*>(a.out) + int64_t(info.token) * a.out_stride + int64_t(info.head) * D;
+      T* dst = static_cast<T*>(a.out) + int64_t(info.token) * a.out_stride + int64_t(info.head) * D;
 #pragma unroll
       for (int nd = 0; nd < D / 8; ++nd)
         *reinterpret_cast<uint32_t*>(dst + nd * 8 + 2 * t4) =
-            pack_bf16x2(o[nd][2 * half] * inv, o[nd][2 * half + 1] * inv);
+            pack2<T>(o[nd][2 * half] * inv, o[nd][2 * half + 1] * inv);
     }
   }
 }
@@ -416,7 +409,7 @@ __global__ void __launch_bounds__(WARPS * 32) attention_kernel(Params p) {
 constexpr int kMaxSplits = 256;
 constexpr int kCombineWarps = 4;
 
-template <int D>
+template <int D, typename T>
 __global__ void __launch_bounds__(kCombineWarps * 32) combine_splits_kernel(Params p) {
   constexpr int VEC = D / 32;
   __shared__ float s_w[kMaxSplits];
@@ -476,14 +469,14 @@ __global__ void __launch_bounds__(kCombineWarps * 32) combine_splits_kernel(Para
   for (int i = 0; i < VEC; ++i) s_acc[warp][lane * VEC + i] = acc[i];
   __syncthreads();
   if (warp != 0) return;
-  bf16* dst = static_cast<bf16*>(a.out) + int64_t(q0) * a.out_stride + int64_t(head) * D;
+  T* dst = static_cast<T*>(a.out) + int64_t(q0) * a.out_stride + int64_t(head) * D;
   const float inv = 1.0f / wsum;
 #pragma unroll
   for (int i = 0; i < VEC; ++i) {
     float t = 0.0f;
 #pragma unroll
     for (int w = 0; w < kCombineWarps; ++w) t += s_acc[w][lane * VEC + i];
-    dst[lane * VEC + i] = __float2bfloat16_rn(t * inv);
+    dst[lane * VEC + i] = ElemTraits<T>::from_float(t * inv);
   }
 }
 
@@ -494,41 +487,51 @@ constexpr int kDecodeWarps = 1, kDecodeBlockN = 32, kDecodeStages = 2;
 
 template <int D, int WARPS, int BLOCK_N, int STAGES>
 constexpr size_t smem_bytes() {
-  return size_t(16 * WARPS * D + 2 * STAGES * BLOCK_N * D) * sizeof(bf16);
+  return size_t(16 * WARPS * D + 2 * STAGES * BLOCK_N * D) * sizeof(uint16_t);
 }
 
-template <int D>
+template <int D, typename T>
 cudaError_t set_smem_limits() {
   cudaError_t err = cudaFuncSetAttribute(
-      attention_kernel<D, kPrefillWarps, kPrefillBlockN, kPrefillStages, false>,
+      attention_kernel<D, kPrefillWarps, kPrefillBlockN, kPrefillStages, false, T>,
       cudaFuncAttributeMaxDynamicSharedMemorySize,
       int(smem_bytes<D, kPrefillWarps, kPrefillBlockN, kPrefillStages>()));
   if (err != cudaSuccess) return err;
-  return cudaFuncSetAttribute(attention_kernel<D, kDecodeWarps, kDecodeBlockN, kDecodeStages, true>,
-                              cudaFuncAttributeMaxDynamicSharedMemorySize,
-                              int(smem_bytes<D, kDecodeWarps, kDecodeBlockN, kDecodeStages>()));
+  return cudaFuncSetAttribute(
+      attention_kernel<D, kDecodeWarps, kDecodeBlockN, kDecodeStages, true, T>,
+      cudaFuncAttributeMaxDynamicSharedMemorySize,
+      int(smem_bytes<D, kDecodeWarps, kDecodeBlockN, kDecodeStages>()));
 }
 
-template <int D>
+template <int D, typename T>
 cudaError_t launch_for_dim(const Params& p, const AttentionPlan& plan, cudaStream_t stream) {
   const AttentionArgs& a = p.a;
   if (plan.run_prefill) {
     const dim3 grid(unsigned(plan.prefill_ctas), unsigned(a.num_kv_heads));
     const cudaError_t err =
-        launch_pdl(attention_kernel<D, kPrefillWarps, kPrefillBlockN, kPrefillStages, false>, grid,
-                   dim3(kPrefillWarps * 32),
+        launch_pdl(attention_kernel<D, kPrefillWarps, kPrefillBlockN, kPrefillStages, false, T>,
+                   grid, dim3(kPrefillWarps * 32),
                    smem_bytes<D, kPrefillWarps, kPrefillBlockN, kPrefillStages>(), stream, p);
     if (err != cudaSuccess) return err;
   }
   const dim3 grid(unsigned(a.num_seqs), unsigned(a.num_kv_heads * plan.head_chunks),
                   unsigned(plan.num_splits));
   const cudaError_t err =
-      launch_pdl(attention_kernel<D, kDecodeWarps, kDecodeBlockN, kDecodeStages, true>, grid,
+      launch_pdl(attention_kernel<D, kDecodeWarps, kDecodeBlockN, kDecodeStages, true, T>, grid,
                  dim3(kDecodeWarps * 32),
                  smem_bytes<D, kDecodeWarps, kDecodeBlockN, kDecodeStages>(), stream, p);
   if (err != cudaSuccess || plan.num_splits == 1) return err;
-  return launch_pdl(combine_splits_kernel<D>, dim3(unsigned(a.num_seqs), unsigned(a.num_heads)),
+  return launch_pdl(combine_splits_kernel<D, T>, dim3(unsigned(a.num_seqs), unsigned(a.num_heads)),
                     dim3(kCombineWarps * 32), 0, stream, p);
+}
+
+template <int D, typename T>
+int decode_occupancy() {
+  int n = 0;
+  const cudaError_t err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+      &n, attention_kernel<D, kDecodeWarps, kDecodeBlockN, kDecodeStages, true, T>,
+      kDecodeWarps * 32, smem_bytes<D, kDecodeWarps, kDecodeBlockN, kDecodeStages>());
+  return err == cudaSuccess && n > 0 ? n : 1;
 }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -591,28 +594,24 @@ AttentionPlan plan_attention(const AttentionArgs& a, int sm_count, int decode_ct
   return plan;
 }
 
-int decode_ctas_per_sm(int head_dim) {
-  int n = 0;
-  cudaError_t err = cudaErrorInvalidValue;
-  if (head_dim == 64)
-    err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-        &n, attention_kernel<64, kDecodeWarps, kDecodeBlockN, kDecodeStages, true>,
-        kDecodeWarps * 32, smem_bytes<64, kDecodeWarps, kDecodeBlockN, kDecodeStages>());
-  if (head_dim == 128)
-    err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-        &n, attention_kernel<128, kDecodeWarps, kDecodeBlockN, kDecodeStages, true>,
-        kDecodeWarps * 32, smem_bytes<128, kDecodeWarps, kDecodeBlockN, kDecodeStages>());
-  return err == cudaSuccess && n > 0 ? n : 1;
+int decode_ctas_per_sm(int head_dim, Elem elem) {
+  return dispatch_elem(elem, [&](auto tag) {
+    using T = decltype(tag);
+    return head_dim == 64    ? decode_occupancy<64, T>()
+           : head_dim == 128 ? decode_occupancy<128, T>()
+                             : 1;
+  });
 }
 
 cudaError_t prepare_attention_kernels() {
-  const cudaError_t err = set_smem_limits<64>();
-  if (err != cudaSuccess) return err;
-  return set_smem_limits<128>();
+  for (cudaError_t err : {set_smem_limits<64, bf16>(), set_smem_limits<128, bf16>(),
+                          set_smem_limits<64, fp16>(), set_smem_limits<128, fp16>()})
+    if (err != cudaSuccess) return err;
+  return cudaSuccess;
 }
 
-cudaError_t launch_attention(const AttentionArgs& a, const AttentionPlan& plan, void* workspace,
-                             cudaStream_t stream) {
+cudaError_t launch_attention(Elem elem, const AttentionArgs& a, const AttentionPlan& plan,
+                             void* workspace, cudaStream_t stream) {
   if (a.num_tokens == 0 || a.num_seqs == 0) return cudaSuccess;
   Params p;
   p.a = a;
@@ -621,9 +620,12 @@ cudaError_t launch_attention(const AttentionArgs& a, const AttentionPlan& plan, 
   p.max_splits = plan.num_splits;
   p.part_o = static_cast<float*>(workspace);
   p.part_lse = p.part_o + size_t(a.num_seqs) * a.num_heads * plan.num_splits * a.head_dim;
-  if (a.head_dim == 64) return launch_for_dim<64>(p, plan, stream);
-  if (a.head_dim == 128) return launch_for_dim<128>(p, plan, stream);
-  return cudaErrorInvalidValue;
+  return dispatch_elem(elem, [&](auto tag) {
+    using T = decltype(tag);
+    if (a.head_dim == 64) return launch_for_dim<64, T>(p, plan, stream);
+    if (a.head_dim == 128) return launch_for_dim<128, T>(p, plan, stream);
+    return cudaErrorInvalidValue;
+  });
 }
 
 }  // namespace tessera::cuda

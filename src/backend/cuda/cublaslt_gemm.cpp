@@ -43,11 +43,12 @@ const LtGemm::Plan& LtGemm::plan_for(const Key& key) {
                                                       &trans_a, sizeof(trans_a)));
   TESSERA_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.op, CUBLASLT_MATMUL_DESC_TRANSB,
                                                       &trans_b, sizeof(trans_b)));
+  const cudaDataType_t in = key.elem == Elem::kF16 ? CUDA_R_16F : CUDA_R_16BF;
   TESSERA_CUBLAS_CHECK(
-      cublasLtMatrixLayoutCreate(&plan.a, CUDA_R_16BF, uint64_t(key.k), uint64_t(key.n), key.ldw));
+      cublasLtMatrixLayoutCreate(&plan.a, in, uint64_t(key.k), uint64_t(key.n), key.ldw));
   TESSERA_CUBLAS_CHECK(
-      cublasLtMatrixLayoutCreate(&plan.b, CUDA_R_16BF, uint64_t(key.k), uint64_t(key.m), key.ldx));
-  TESSERA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.c, key.out_f32 ? CUDA_R_32F : CUDA_R_16BF,
+      cublasLtMatrixLayoutCreate(&plan.b, in, uint64_t(key.k), uint64_t(key.m), key.ldx));
+  TESSERA_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.c, key.out_f32 ? CUDA_R_32F : in,
                                                   uint64_t(key.n), uint64_t(key.m), key.ldo));
 
   cublasLtMatmulPreference_t pref = nullptr;
@@ -72,21 +73,20 @@ const LtGemm::Plan& LtGemm::plan_for(const Key& key) {
     cublasLtMatrixLayoutDestroy(plan.b);
     cublasLtMatrixLayoutDestroy(plan.c);
     cublasLtMatmulDescDestroy(plan.op);
-    fail(
-        ErrorKind::kUnsupported,
-        "cuBLASLt has no bf16 algorithm for M={} N={} K={} (lds {} {} {}, alignments {} {} {}): {}",
-        key.m, key.n, key.k, key.ldx, key.ldw, key.ldo, key.align_x, key.align_w, key.align_o,
-        cublasGetStatusString(st));
+    fail(ErrorKind::kUnsupported,
+         "cuBLASLt has no {} algorithm for M={} N={} K={} (lds {} {} {}, alignments {} {} {}): {}",
+         key.elem == Elem::kF16 ? "fp16" : "bf16", key.m, key.n, key.k, key.ldx, key.ldw, key.ldo,
+         key.align_x, key.align_w, key.align_o, cublasGetStatusString(st));
   }
   plan.algo = result.algo;
   return plans_.emplace(key, plan).first->second;
 }
 
-void LtGemm::run(const void* x, int64_t ldx, const void* w, int64_t ldw, void* out, int64_t ldo,
-                 bool out_f32, int64_t M, int64_t N, int64_t K) {
+void LtGemm::run(Elem elem, const void* x, int64_t ldx, const void* w, int64_t ldw, void* out,
+                 int64_t ldo, bool out_f32, int64_t M, int64_t N, int64_t K) {
   if (M == 0 || N == 0) return;
   const Key key{
-      M, N, K, ldx, ldw, ldo, out_f32, alignment_of(x), alignment_of(w), alignment_of(out)};
+      M, N, K, ldx, ldw, ldo, elem, out_f32, alignment_of(x), alignment_of(w), alignment_of(out)};
   const Plan& plan = plan_for(key);
   const float alpha = 1.0f, beta = 0.0f;
   TESSERA_CUBLAS_CHECK(cublasLtMatmul(handle_, plan.op, &alpha, w, plan.a, x, plan.b, &beta, out,

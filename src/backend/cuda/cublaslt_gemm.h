@@ -1,6 +1,7 @@
-// bf16 GEMMs through cuBLASLt: out[M, N] = x[M, K] · w[N, K]^T with fp32
-// accumulation, out in bf16 or fp32. The algorithm for each shape (and the
-// alignment of its pointers) is chosen once by cuBLASLt's heuristic and
+// 16-bit GEMMs through cuBLASLt: out[M, N] = x[M, K] · w[N, K]^T, x and w
+// bf16 or fp16 (CUDA_R_16BF / CUDA_R_16F), fp32 accumulation, out in the
+// inputs' type or fp32. The algorithm for each shape (and element type and
+// the alignment of its pointers) is chosen once by cuBLASLt's heuristic and
 // cached with its descriptors, so a repeated shape costs one cublasLtMatmul.
 #pragma once
 
@@ -10,6 +11,8 @@
 #include <compare>
 #include <cstdint>
 #include <map>
+
+#include "kernels.h"
 
 namespace tessera::cuda {
 
@@ -22,12 +25,13 @@ class LtGemm {
 
   // Strides in elements (row-major rows). Throws Error on a cuBLASLt failure
   // or when no algorithm exists for the shape.
-  void run(const void* x, int64_t ldx, const void* w, int64_t ldw, void* out, int64_t ldo,
-           bool out_f32, int64_t M, int64_t N, int64_t K);
+  void run(Elem elem, const void* x, int64_t ldx, const void* w, int64_t ldw, void* out,
+           int64_t ldo, bool out_f32, int64_t M, int64_t N, int64_t K);
 
  private:
   struct Key {
     int64_t m, n, k, ldx, ldw, ldo;
+    Elem elem;
     bool out_f32;
     int align_x, align_w, align_o;
     auto operator<=>(const Key&) const = default;

@@ -8,6 +8,7 @@
 #include "cuda_check.h"
 #include "host_convert.h"
 #include "tessera/core/half.h"
+#include "tessera/core/log.h"
 
 namespace tessera {
 namespace cuda {
@@ -30,10 +31,21 @@ void check_on_device(const Tensor& t, const char* what) {
     fail(ErrorKind::kInternal, "CUDA backend: {} ({}) is not a device tensor", what, t.describe());
 }
 
-void check_bf16(const Tensor& t, const char* what) {
+// A device tensor of one of the kernels' element types; returns which.
+Elem check_16bit(const Tensor& t, const char* what) {
   check_on_device(t, what);
-  if (t.dtype() != DType::kBF16)
-    fail(ErrorKind::kInternal, "CUDA backend: {} must be BF16, got {}", what, t.describe());
+  if (t.dtype() != DType::kBF16 && t.dtype() != DType::kF16)
+    fail(ErrorKind::kInternal, "CUDA backend: {} must be BF16 or F16, got {}", what, t.describe());
+  return t.dtype() == DType::kF16 ? Elem::kF16 : Elem::kBF16;
+}
+
+// A device tensor of the same dtype as `like` (the operands of one op share
+// their element type).
+void check_like(const Tensor& t, const Tensor& like, const char* what) {
+  check_on_device(t, what);
+  if (t.dtype() != like.dtype())
+    fail(ErrorKind::kInternal, "CUDA backend: {} must be {} like the other operands, got {}", what,
+         dtype_name(like.dtype()), t.describe());
 }
 
 bool same_rope(const RopeParams& a, const RopeParams& b) {
@@ -45,7 +57,10 @@ bool same_rope(const RopeParams& a, const RopeParams& b) {
 
 }  // namespace
 
-CudaBackend::CudaBackend(int device) : device_(device) {
+CudaBackend::CudaBackend(int device, DType dtype) : device_(device), dtype_(dtype) {
+  if (dtype != DType::kBF16 && dtype != DType::kF16)
+    fail(ErrorKind::kInvalidArgument, "the CUDA backend computes in BF16 or F16, not {}",
+         dtype_name(dtype));
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess || count == 0) {
@@ -67,8 +82,8 @@ CudaBackend::CudaBackend(int device) : device_(device) {
   info_.l2_bytes = size_t(prop.l2CacheSize);
   if (prop.major < 8)
     fail(ErrorKind::kUnsupported,
-         "CUDA device {} ({}) has compute capability {}.{}; bf16 "
-         "tensor cores need 8.0 or newer",
+         "CUDA device {} ({}) has compute capability {}.{}; the 16-bit "
+         "tensor-core kernels need 8.0 or newer",
          device, info_.name, prop.major, prop.minor);
 
   TESSERA_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
@@ -109,17 +124,19 @@ Tensor CudaBackend::alloc(DType dtype, std::vector<int64_t> shape) {
 
 Tensor CudaBackend::load_weight(const Tensor& host) {
   if (host.device() == Device::kCUDA) {
-    check_bf16(host, "weight");
+    check_16bit(host, "weight");
     return host;
   }
-  Tensor out = alloc(DType::kBF16, host.shape());
+  Tensor out = alloc(dtype_, host.shape());
   const size_t bytes = out.nbytes();
-  if (host.dtype() == DType::kBF16 && host.contiguous()) {
+  if (host.dtype() == dtype_ && host.contiguous()) {
     TESSERA_CUDA_CHECK(
         cudaMemcpyAsync(out.data(), host.data(), bytes, cudaMemcpyHostToDevice, stream_));
   } else {
     std::vector<uint16_t> converted(size_t(host.rows() * host.cols()));
-    convert_to_bf16(host, converted.data());
+    if (const int64_t inf = convert_to_16bit(host, dtype_, converted.data()))
+      spdlog::warn("a {} weight {} has {} values beyond fp16's range (±65504); they became ±inf",
+                   dtype_name(host.dtype()), host.describe(), inf);
     TESSERA_CUDA_CHECK(
         cudaMemcpyAsync(out.data(), converted.data(), bytes, cudaMemcpyHostToDevice, stream_));
     TESSERA_CUDA_CHECK(cudaStreamSynchronize(stream_));  // `converted` goes away
@@ -130,14 +147,14 @@ Tensor CudaBackend::load_weight(const Tensor& host) {
 }
 
 std::vector<KvLayer> CudaBackend::alloc_kv_cache(const KvCacheShape& s) {
-  if (s.dtype != DType::kBF16)
-    fail(ErrorKind::kUnsupported, "the CUDA backend keeps the KV cache in BF16, not {}",
+  if (s.dtype != DType::kBF16 && s.dtype != DType::kF16)
+    fail(ErrorKind::kUnsupported, "the CUDA backend keeps the KV cache in BF16 or F16, not {}",
          dtype_name(s.dtype));
   const std::vector<int64_t> shape = {s.num_blocks, s.num_kv_heads, s.block_size, s.head_dim};
   const size_t per_tensor = Tensor(nullptr, s.dtype, shape).nbytes();
   // One allocation for the whole cache: block copies and memory accounting
   // see one region.
-  Tensor all = alloc(DType::kBF16, {int64_t(s.num_layers) * 2, int64_t(per_tensor / 2)});
+  Tensor all = alloc(s.dtype, {int64_t(s.num_layers) * 2, int64_t(per_tensor / 2)});
   std::vector<KvLayer> layers(size_t(s.num_layers));
   char* base = static_cast<char*>(all.data());
   for (int l = 0; l < s.num_layers; ++l) {
@@ -186,13 +203,14 @@ void CudaBackend::download_f32(const Tensor& src, float* host) {
     TESSERA_CUDA_CHECK(cudaStreamSynchronize(stream_));
     return;
   }
-  TESSERA_CHECK(src.dtype() == DType::kBF16);
+  const bool fp16 = check_16bit(src, "download source") == Elem::kF16;
   std::vector<uint16_t> raw(size_t(rows * cols));
   TESSERA_CUDA_CHECK(cudaMemcpy2DAsync(raw.data(), size_t(cols) * 2, src.data(), src.row_stride(),
                                        size_t(cols) * 2, size_t(rows), cudaMemcpyDeviceToHost,
                                        stream_));
   TESSERA_CUDA_CHECK(cudaStreamSynchronize(stream_));
-  for (size_t i = 0; i < raw.size(); ++i) host[i] = bf16_to_f32(raw[i]);
+  for (size_t i = 0; i < raw.size(); ++i)
+    host[i] = fp16 ? fp16_to_f32(raw[i]) : bf16_to_f32(raw[i]);
 }
 
 void CudaBackend::embedding(const Tensor& table, const Tensor& ids, Tensor& out) {
@@ -222,11 +240,11 @@ void CudaBackend::gather_rows(const Tensor& x, const Tensor& rows, Tensor& out) 
 }
 
 void CudaBackend::rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& out) {
-  check_bf16(x, "rms_norm input");
-  check_bf16(out, "rms_norm output");
+  const Elem elem = check_16bit(x, "rms_norm input");
+  check_like(out, x, "rms_norm output");
   check_on_device(weight, "rms_norm weight");
   TESSERA_CHECK(weight.numel() == x.cols() && weight.contiguous());
-  TESSERA_CHECK(weight.dtype() == DType::kBF16 || weight.dtype() == DType::kF32);
+  TESSERA_CHECK(weight.dtype() == x.dtype() || weight.dtype() == DType::kF32);
   TESSERA_CHECK(out.rows() == x.rows() && out.cols() == x.cols());
   NormArgs a;
   a.x = x.data();
@@ -238,17 +256,17 @@ void CudaBackend::rms_norm(const Tensor& x, const Tensor& weight, float eps, Ten
   a.rows = x.rows();
   a.cols = int(x.cols());
   a.eps = eps;
-  check_launch(launch_rms_norm(a, stream_), "rms_norm");
+  check_launch(launch_rms_norm(elem, a, stream_), "rms_norm");
 }
 
 void CudaBackend::add_rms_norm(Tensor& residual, const Tensor& x, const Tensor& weight, float eps,
                                Tensor& out) {
-  check_bf16(residual, "residual");
-  check_bf16(x, "add_rms_norm input");
-  check_bf16(out, "add_rms_norm output");
+  const Elem elem = check_16bit(residual, "residual");
+  check_like(x, residual, "add_rms_norm input");
+  check_like(out, residual, "add_rms_norm output");
   check_on_device(weight, "rms_norm weight");
   TESSERA_CHECK(weight.numel() == x.cols() && weight.contiguous());
-  TESSERA_CHECK(weight.dtype() == DType::kBF16 || weight.dtype() == DType::kF32);
+  TESSERA_CHECK(weight.dtype() == x.dtype() || weight.dtype() == DType::kF32);
   TESSERA_CHECK(x.rows() == residual.rows() && x.cols() == residual.cols());
   TESSERA_CHECK(out.rows() == x.rows() && out.cols() == x.cols());
   NormArgs a;
@@ -264,14 +282,14 @@ void CudaBackend::add_rms_norm(Tensor& residual, const Tensor& x, const Tensor& 
   a.cols = int(x.cols());
   a.eps = eps;
   a.add = true;
-  check_launch(launch_rms_norm(a, stream_), "add_rms_norm");
+  check_launch(launch_rms_norm(elem, a, stream_), "add_rms_norm");
 }
 
 void CudaBackend::matmul(const Tensor& x, const Tensor& w, Tensor& out) {
-  check_bf16(x, "matmul input");
-  check_bf16(w, "matmul weight");
+  const Elem elem = check_16bit(x, "matmul input");
+  check_like(w, x, "matmul weight");
   check_on_device(out, "matmul output");
-  TESSERA_CHECK(out.dtype() == DType::kBF16 || out.dtype() == DType::kF32);
+  TESSERA_CHECK(out.dtype() == x.dtype() || out.dtype() == DType::kF32);
   TESSERA_CHECK(x.cols() == w.cols() && out.cols() == w.rows() && out.rows() == x.rows());
   TESSERA_CHECK(x.cols() > 0);
   const bool out_f32 = out.dtype() == DType::kF32;
@@ -279,13 +297,13 @@ void CudaBackend::matmul(const Tensor& x, const Tensor& w, Tensor& out) {
   if (M == 0 || N == 0) return;
   if (use_gemv_ && M <= kGemvMaxRows &&
       gemv_supported(x.data(), stride_elems(x), w.data(), stride_elems(w), int(M), int(K))) {
-    check_launch(launch_gemv(x.data(), stride_elems(x), w.data(), stride_elems(w), out.data(),
+    check_launch(launch_gemv(elem, x.data(), stride_elems(x), w.data(), stride_elems(w), out.data(),
                              stride_elems(out), out_f32, int(M), int(N), int(K), stream_),
                  "gemv");
     return;
   }
-  gemm_->run(x.data(), stride_elems(x), w.data(), stride_elems(w), out.data(), stride_elems(out),
-             out_f32, M, N, K);
+  gemm_->run(elem, x.data(), stride_elems(x), w.data(), stride_elems(w), out.data(),
+             stride_elems(out), out_f32, M, N, K);
 }
 
 const RopeFreqs& CudaBackend::freqs_for(const RopeParams& p) {
@@ -306,7 +324,7 @@ void CudaBackend::rope_kv(Tensor* q, Tensor* k, const Tensor* v, const Tensor* p
                           const RopeParams* p, const AttentionMeta* meta, KvLayer* cache) {
   RopeKvArgs a;
   const bool do_rope = p != nullptr, do_write = cache != nullptr;
-  check_bf16(*k, "k");
+  const Elem elem = check_16bit(*k, "k");
   a.k = k->data();
   a.k_stride = stride_elems(*k);
   a.num_tokens = k->rows();
@@ -315,7 +333,7 @@ void CudaBackend::rope_kv(Tensor* q, Tensor* k, const Tensor* v, const Tensor* p
   int head_dim = 0;
   RopeFreqs freqs{};
   if (do_rope) {
-    check_bf16(*q, "q");
+    check_like(*q, *k, "q");
     check_on_device(*positions, "positions");
     TESSERA_CHECK(positions->dtype() == DType::kI32 && positions->numel() == k->rows());
     TESSERA_CHECK(q->rows() == k->rows());
@@ -330,9 +348,9 @@ void CudaBackend::rope_kv(Tensor* q, Tensor* k, const Tensor* v, const Tensor* p
     freqs = freqs_for(*p);
   }
   if (do_write) {
-    check_bf16(*v, "v");
-    check_bf16(cache->k, "k cache");
-    check_bf16(cache->v, "v cache");
+    check_like(*v, *k, "v");
+    check_like(cache->k, *k, "k cache");
+    check_like(cache->v, *k, "v cache");
     const int64_t kv_heads = cache->k.dim(1), block_size = cache->k.dim(2), dim = cache->k.dim(3);
     TESSERA_CHECK(!do_rope || dim == head_dim);
     head_dim = int(dim);
@@ -348,7 +366,7 @@ void CudaBackend::rope_kv(Tensor* q, Tensor* k, const Tensor* v, const Tensor* p
   }
   a.head_dim = head_dim;
   a.kv_heads = int(k->cols() / head_dim);
-  check_launch(launch_rope_kv(a, freqs, stream_), "rope/write_kv");
+  check_launch(launch_rope_kv(elem, a, freqs, stream_), "rope/write_kv");
 }
 
 void CudaBackend::rope(Tensor& q, Tensor& k, const Tensor& positions, const RopeParams& p) {
@@ -377,10 +395,10 @@ void* CudaBackend::attention_workspace(size_t bytes) {
 
 void CudaBackend::paged_attention(const Tensor& q, const KvLayer& cache, const AttentionMeta& meta,
                                   int num_heads, int num_kv_heads, float scale, Tensor& out) {
-  check_bf16(q, "attention q");
-  check_bf16(out, "attention output");
-  check_bf16(cache.k, "k cache");
-  check_bf16(cache.v, "v cache");
+  const Elem elem = check_16bit(q, "attention q");
+  check_like(out, q, "attention output");
+  check_like(cache.k, q, "k cache");
+  check_like(cache.v, q, "v cache");
   const int head_dim = int(cache.k.dim(3));
   TESSERA_CHECK(cache.k.dim(1) == num_kv_heads);
   TESSERA_CHECK(q.cols() == int64_t(num_heads) * head_dim && out.cols() == q.cols());
@@ -406,42 +424,41 @@ void CudaBackend::paged_attention(const Tensor& q, const KvLayer& cache, const A
   a.scale = scale;
   if (const char* why = attention_unsupported(a))
     fail(ErrorKind::kUnsupported, "CUDA paged attention: {}", why);
-  int& per_sm = head_dim == 64 ? decode_ctas_per_sm_[0] : decode_ctas_per_sm_[1];
-  if (per_sm == 0) per_sm = decode_ctas_per_sm(head_dim);
+  int& per_sm = decode_ctas_per_sm_[elem == Elem::kF16][head_dim == 64 ? 0 : 1];
+  if (per_sm == 0) per_sm = decode_ctas_per_sm(head_dim, elem);
   const AttentionPlan plan = plan_attention(a, info_.sm_count, per_sm, forced_partition_);
   void* ws = plan.workspace_bytes ? attention_workspace(plan.workspace_bytes) : nullptr;
-  check_launch(launch_attention(a, plan, ws, stream_), "paged_attention");
+  check_launch(launch_attention(elem, a, plan, ws, stream_), "paged_attention");
 }
 
 void CudaBackend::silu_mul(const Tensor& gate, const Tensor& up, Tensor& out) {
-  check_bf16(gate, "gate");
-  check_bf16(up, "up");
-  check_bf16(out, "silu_mul output");
+  const Elem elem = check_16bit(gate, "gate");
+  check_like(up, gate, "up");
+  check_like(out, gate, "silu_mul output");
   TESSERA_CHECK(gate.cols() == up.cols() && out.cols() == gate.cols());
   TESSERA_CHECK(gate.rows() == up.rows() && out.rows() == gate.rows());
-  check_launch(launch_silu_mul(gate.data(), stride_elems(gate), up.data(), stride_elems(up),
+  check_launch(launch_silu_mul(elem, gate.data(), stride_elems(gate), up.data(), stride_elems(up),
                                out.data(), stride_elems(out), gate.rows(), gate.cols(), stream_),
                "silu_mul");
 }
 
 void CudaBackend::add(Tensor& x, const Tensor& y) {
-  check_bf16(x, "add output");
-  check_bf16(y, "add input");
+  const Elem elem = check_16bit(x, "add output");
+  check_like(y, x, "add input");
   TESSERA_CHECK(x.rows() == y.rows() && x.cols() == y.cols());
-  check_launch(
-      launch_add(x.data(), stride_elems(x), y.data(), stride_elems(y), x.rows(), x.cols(), stream_),
-      "add");
+  check_launch(launch_add(elem, x.data(), stride_elems(x), y.data(), stride_elems(y), x.rows(),
+                          x.cols(), stream_),
+               "add");
 }
 
 void CudaBackend::synchronize() { TESSERA_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
 void CudaBackend::fill_uniform(Tensor& t, uint64_t seed, float scale) {
   check_on_device(t, "fill target");
-  TESSERA_CHECK(t.dtype() == DType::kBF16 || t.dtype() == DType::kF32);
   TESSERA_CHECK(t.contiguous());
-  check_launch(
-      launch_fill_uniform(t.data(), t.numel(), t.dtype() == DType::kF32, seed, scale, stream_),
-      "fill_uniform");
+  const Elem elem = t.dtype() == DType::kF32 ? Elem::kF32 : check_16bit(t, "fill target");
+  check_launch(launch_fill_uniform(t.data(), t.numel(), elem, seed, scale, stream_),
+               "fill_uniform");
 }
 
 // ---- tessera/backend/cuda.h ----
@@ -517,8 +534,8 @@ void fill_uniform(Backend& backend, Tensor& t, uint64_t seed, float scale) {
 
 }  // namespace cuda
 
-std::unique_ptr<Backend> make_cuda_backend(int device_index) {
-  return std::make_unique<cuda::CudaBackend>(device_index);
+std::unique_ptr<Backend> make_cuda_backend(int device_index, DType dtype) {
+  return std::make_unique<cuda::CudaBackend>(device_index, dtype);
 }
 
 }  // namespace tessera

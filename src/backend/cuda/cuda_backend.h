@@ -1,7 +1,11 @@
-// The Backend on one NVIDIA GPU: bf16 activations, weights and KV cache, one
-// stream, memory from one caching allocator. Ops only queue work on the
-// stream (no host synchronization) except upload_i32 (which may wait for
-// its staging buffer) and download_f32 / synchronize.
+// The Backend on one NVIDIA GPU: activations, weights and KV cache in one
+// 16-bit type chosen at construction (bf16 or fp16), one stream, memory from
+// one caching allocator. The ops take either type (the operands of a call
+// share one; tests drive both through one backend); the backend's type is
+// what activation_dtype() reports and what load_weight converts to. Ops
+// only queue work on the stream (no host synchronization) except
+// upload_i32 (which may wait for its staging buffer) and download_f32 /
+// synchronize.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -20,11 +24,12 @@ namespace tessera::cuda {
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int device);
+  // dtype: kBF16 or kF16 (Error kInvalidArgument otherwise).
+  CudaBackend(int device, DType dtype);
   ~CudaBackend() override;
 
   Device device() const override { return Device::kCUDA; }
-  DType activation_dtype() const override { return DType::kBF16; }
+  DType activation_dtype() const override { return dtype_; }
 
   // Zero-filled, like the CPU backend's tensors.
   Tensor alloc(DType dtype, std::vector<int64_t> shape) override;
@@ -71,6 +76,7 @@ class CudaBackend final : public Backend {
   void check_launch(cudaError_t err, const char* what);
 
   int device_;
+  DType dtype_;
   DeviceInfo info_;
   cudaStream_t stream_ = nullptr;
   std::shared_ptr<DeviceAllocator> alloc_;
@@ -90,7 +96,7 @@ class CudaBackend final : public Backend {
   cudaEvent_t segment_done_[kStagingSegments] = {};
   std::vector<std::pair<RopeParams, RopeFreqs>> rope_cache_;
   int forced_partition_ = 0;
-  int decode_ctas_per_sm_[2] = {0, 0};  // head_dim 64, 128
+  int decode_ctas_per_sm_[2][2] = {};  // [fp16?][head_dim 64, 128]
   bool use_gemv_ = true;
 };
 

@@ -7,7 +7,8 @@
 // the block keeps every thread's chain of dependent loads short. Launched
 // with PDL (launch.cuh), a block issues its first weight loads before it
 // waits for the kernel that wrote x, so the weight stream goes on across
-// kernel boundaries.
+// kernel boundaries. x, w and a 16-bit out share one element type (bf16 or
+// fp16); the kernel is instantiated for each.
 #include "device_utils.cuh"
 #include "kernels.h"
 #include "launch.cuh"
@@ -25,27 +26,30 @@ __host__ __device__ constexpr int rows_per_block() {
   return M <= 2 ? 4 : 2;
 }
 
+// Dot product of 8 packed elements of type T (16 bytes each side).
+template <typename T>
 __device__ __forceinline__ float dot8(const uint4& a, const uint4& b) {
-  const __nv_bfloat162* x = reinterpret_cast<const __nv_bfloat162*>(&a);
-  const __nv_bfloat162* y = reinterpret_cast<const __nv_bfloat162*>(&b);
+  using Pair = typename ElemTraits<T>::Pair;
+  const Pair* x = reinterpret_cast<const Pair*>(&a);
+  const Pair* y = reinterpret_cast<const Pair*>(&b);
   float s = 0.0f;
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
-    const float2 u = __bfloat1622float2(x[i]), v = __bfloat1622float2(y[i]);
+    const float2 u = ElemTraits<T>::to_float2(x[i]), v = ElemTraits<T>::to_float2(y[i]);
     s = fmaf(u.x, v.x, s);
     s = fmaf(u.y, v.y, s);
   }
   return s;
 }
 
-template <int M, int R>
-__device__ __forceinline__ void accumulate(const bf16* __restrict__ x, int64_t x_stride,
+template <int M, int R, typename T>
+__device__ __forceinline__ void accumulate(const T* __restrict__ x, int64_t x_stride,
                                            const uint4 (&wv)[R], int c, float (&acc)[M][R]) {
 #pragma unroll
   for (int m = 0; m < M; ++m) {
     const uint4 xv = __ldg(reinterpret_cast<const uint4*>(x + m * x_stride) + c);
 #pragma unroll
-    for (int r = 0; r < R; ++r) acc[m][r] += dot8(xv, wv[r]);
+    for (int r = 0; r < R; ++r) acc[m][r] += dot8<T>(xv, wv[r]);
   }
 }
 
@@ -58,9 +62,9 @@ __device__ __forceinline__ void load_rows(const uint4* const (&rows)[R], int c,
     for (int r = 0; r < R; ++r) wv[u][r] = __ldcs(rows[r] + c + kThreads * u);
 }
 
-template <int M>
+template <int M, typename T>
 __global__ void __launch_bounds__(kThreads)
-    gemv_kernel(const bf16* __restrict__ x, int64_t x_stride, const bf16* __restrict__ w,
+    gemv_kernel(const T* __restrict__ x, int64_t x_stride, const T* __restrict__ w,
                 int64_t w_stride, void* out, int64_t out_stride, bool out_f32, int N, int K) {
   constexpr int R = rows_per_block<M>();
   __shared__ float partial[kThreads / 32][M * R];
@@ -118,32 +122,24 @@ __global__ void __launch_bounds__(kThreads)
   if (out_f32)
     static_cast<float*>(out)[o] = sum;
   else
-    static_cast<bf16*>(out)[o] = __float2bfloat16_rn(sum);
+    static_cast<T*>(out)[o] = ElemTraits<T>::from_float(sum);
 }
 
-template <int M>
-cudaError_t launch_m(const bf16* x, int64_t x_stride, const bf16* w, int64_t w_stride, void* out,
+template <int M, typename T>
+cudaError_t launch_m(const T* x, int64_t x_stride, const T* w, int64_t w_stride, void* out,
                      int64_t out_stride, bool out_f32, int N, int K, cudaStream_t stream) {
   constexpr int R = rows_per_block<M>();
   const unsigned blocks = unsigned((int64_t(N) + R - 1) / R);
-  return launch_pdl(gemv_kernel<M>, dim3(blocks), dim3(kThreads), 0, stream, x, x_stride, w,
+  return launch_pdl(gemv_kernel<M, T>, dim3(blocks), dim3(kThreads), 0, stream, x, x_stride, w,
                     w_stride, out, out_stride, out_f32, N, K);
 }
 
-}  // namespace
-
-bool gemv_supported(const void* x, int64_t x_stride, const void* w, int64_t w_stride, int M,
-                    int K) {
-  return M >= 1 && M <= kGemvMaxRows && K % 8 == 0 &&
-         aligned_to(16, uint64_t(x), uint64_t(w), uint64_t(x_stride) * 2, uint64_t(w_stride) * 2);
-}
-
-cudaError_t launch_gemv(const void* x_, int64_t x_stride, const void* w_, int64_t w_stride,
-                        void* out, int64_t out_stride, bool out_f32, int M, int N, int K,
-                        cudaStream_t stream) {
-  if (N == 0) return cudaSuccess;
-  auto x = static_cast<const bf16*>(x_);
-  auto w = static_cast<const bf16*>(w_);
+template <typename T>
+cudaError_t launch_typed(const void* x_, int64_t x_stride, const void* w_, int64_t w_stride,
+                         void* out, int64_t out_stride, bool out_f32, int M, int N, int K,
+                         cudaStream_t stream) {
+  auto x = static_cast<const T*>(x_);
+  auto w = static_cast<const T*>(w_);
   switch (M) {
     case 1:
       return launch_m<1>(x, x_stride, w, w_stride, out, out_stride, out_f32, N, K, stream);
@@ -164,6 +160,24 @@ cudaError_t launch_gemv(const void* x_, int64_t x_stride, const void* w_, int64_
     default:
       return cudaErrorInvalidValue;
   }
+}
+
+}  // namespace
+
+bool gemv_supported(const void* x, int64_t x_stride, const void* w, int64_t w_stride, int M,
+                    int K) {
+  return M >= 1 && M <= kGemvMaxRows && K % 8 == 0 &&
+         aligned_to(16, uint64_t(x), uint64_t(w), uint64_t(x_stride) * 2, uint64_t(w_stride) * 2);
+}
+
+cudaError_t launch_gemv(Elem elem, const void* x, int64_t x_stride, const void* w, int64_t w_stride,
+                        void* out, int64_t out_stride, bool out_f32, int M, int N, int K,
+                        cudaStream_t stream) {
+  if (N == 0) return cudaSuccess;
+  return dispatch_elem(elem, [&](auto tag) {
+    return launch_typed<decltype(tag)>(x, x_stride, w, w_stride, out, out_stride, out_f32, M, N, K,
+                                       stream);
+  });
 }
 
 }  // namespace tessera::cuda

@@ -2,7 +2,7 @@
 // only, so both nvcc and the host compiler read this header; the backend
 // (cuda_backend.cpp) checks shapes and dtypes before calling these, and turns
 // the returned cudaError_t into a tessera::Error. Strides are in elements.
-// All activation and cache pointers are bf16.
+// Activation, weight and cache pointers are of one 16-bit type, `elem`.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -12,6 +12,12 @@
 
 namespace tessera::cuda {
 
+// Element type of a call's activations, weights and KV cache, passed beside
+// the argument structs (the kernels take it as a template parameter, so the
+// structs they receive stay as they were). kF32 only where a comment says
+// so (fills).
+enum class Elem : uint8_t { kBF16, kF16, kF32 };
+
 // dst[i, :] = src[idx[i], :] (row_bytes bytes a row); rows whose index is
 // outside [0, src_rows) become zeros.
 cudaError_t launch_gather_rows(const void* src, int64_t src_rows, size_t src_stride_bytes,
@@ -19,7 +25,7 @@ cudaError_t launch_gather_rows(const void* src, int64_t src_rows, size_t src_str
                                size_t dst_stride_bytes, cudaStream_t stream);
 
 // out = x / rms(x) * weight per row; with add, residual += x first (rounded
-// to bf16) and the norm reads the new residual.
+// to elem) and the norm reads the new residual. weight is elem or f32.
 struct NormArgs {
   void* residual = nullptr;
   int64_t residual_stride = 0;
@@ -34,20 +40,21 @@ struct NormArgs {
   float eps = 1e-5f;
   bool add = false;
 };
-cudaError_t launch_rms_norm(const NormArgs& a, cudaStream_t stream);
+cudaError_t launch_rms_norm(Elem elem, const NormArgs& a, cudaStream_t stream);
 
 // out = silu(gate) * up
-cudaError_t launch_silu_mul(const void* gate, int64_t gate_stride, const void* up,
+cudaError_t launch_silu_mul(Elem elem, const void* gate, int64_t gate_stride, const void* up,
                             int64_t up_stride, void* out, int64_t out_stride, int64_t rows,
                             int64_t cols, cudaStream_t stream);
 // x += y
-cudaError_t launch_add(void* x, int64_t x_stride, const void* y, int64_t y_stride, int64_t rows,
-                       int64_t cols, cudaStream_t stream);
+cudaError_t launch_add(Elem elem, void* x, int64_t x_stride, const void* y, int64_t y_stride,
+                       int64_t rows, int64_t cols, cudaStream_t stream);
 // dst = src (device memory, non-overlapping), by a copy kernel.
 cudaError_t launch_copy(void* dst, const void* src, size_t bytes, int sm_count,
                         cudaStream_t stream);
-// Uniform values in [-scale, scale) from a hash of (seed, index).
-cudaError_t launch_fill_uniform(void* data, int64_t n, bool f32, uint64_t seed, float scale,
+// Uniform values in [-scale, scale) from a hash of (seed, index), rounded to
+// elem (any of the three).
+cudaError_t launch_fill_uniform(void* data, int64_t n, Elem elem, uint64_t seed, float scale,
                                 cudaStream_t stream);
 
 // Rotary embedding of q and k in place and/or the write of k, v into the
@@ -79,7 +86,8 @@ struct RopeKvArgs {
   int64_t num_slots = 0;
   int64_t num_tokens = 0;
 };
-cudaError_t launch_rope_kv(const RopeKvArgs& a, const RopeFreqs& freqs, cudaStream_t stream);
+cudaError_t launch_rope_kv(Elem elem, const RopeKvArgs& a, const RopeFreqs& freqs,
+                           cudaStream_t stream);
 
 // Paged attention over a flat batch (see AttentionMeta in backend.h).
 struct AttentionArgs {
@@ -123,9 +131,9 @@ struct AttentionPlan {
 AttentionPlan plan_attention(const AttentionArgs& a, int sm_count, int decode_ctas_per_sm,
                              int force_partition = 0);
 // Resident decode CTAs per SM (occupancy), for plan_attention.
-int decode_ctas_per_sm(int head_dim);
-cudaError_t launch_attention(const AttentionArgs& a, const AttentionPlan& plan, void* workspace,
-                             cudaStream_t stream);
+int decode_ctas_per_sm(int head_dim, Elem elem);
+cudaError_t launch_attention(Elem elem, const AttentionArgs& a, const AttentionPlan& plan,
+                             void* workspace, cudaStream_t stream);
 // Raises the shared-memory limit of the attention kernels (once per device).
 cudaError_t prepare_attention_kernels();
 // Why args are outside what the kernels handle, or nullptr.
@@ -135,7 +143,9 @@ const char* attention_unsupported(const AttentionArgs& a);
 // pass over w. Needs K % 8 == 0 and 16-byte aligned rows of x and w.
 constexpr int kGemvMaxRows = 8;
 bool gemv_supported(const void* x, int64_t x_stride, const void* w, int64_t w_stride, int M, int K);
-cudaError_t launch_gemv(const void* x, int64_t x_stride, const void* w, int64_t w_stride, void* out,
-                        int64_t out_stride, bool out_f32, int M, int N, int K, cudaStream_t stream);
+// out is elem, or f32 with out_f32.
+cudaError_t launch_gemv(Elem elem, const void* x, int64_t x_stride, const void* w, int64_t w_stride,
+                        void* out, int64_t out_stride, bool out_f32, int M, int N, int K,
+                        cudaStream_t stream);
 
 }  // namespace tessera::cuda

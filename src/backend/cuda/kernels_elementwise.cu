@@ -2,7 +2,8 @@
 // SiLU·mul, add, and random fills. Memory-bound: each picks 16-byte accesses
 // when every row start is 16-byte aligned, and 2-byte ones otherwise. The kernels a decode step
 // uses (gathers, norms, SiLU·mul, add) are launched with PDL (launch.cuh) and wait for their inputs
-// first thing.
+// first thing. Norms, SiLU·mul and add are templates over the element type (bf16, fp16) and
+// compute in float; gathers copy bytes.
 #include <algorithm>
 
 #include "device_utils.cuh"
@@ -53,36 +54,38 @@ cudaError_t gather_as(const void* src, int64_t src_rows, size_t src_stride, cons
 
 // ---- RMSNorm ----------------------------------------------------------------
 
+template <typename T>
 __device__ __forceinline__ float weight_at(const void* w, bool f32, int i) {
-  return f32 ? static_cast<const float*>(w)[i] : __bfloat162float(static_cast<const bf16*>(w)[i]);
+  return f32 ? static_cast<const float*>(w)[i]
+             : ElemTraits<T>::to_float(static_cast<const T*>(w)[i]);
 }
 
 // One block per row, two passes over the row (the second one hits L1/L2).
-template <int VEC>
+template <int VEC, typename T>
 __global__ void rms_norm_kernel(NormArgs a) {
   __shared__ float scratch[32];
   pdl_launch_dependents();
   pdl_wait();
   const int64_t row = blockIdx.x;
   const int chunks = a.cols / VEC;
-  bf16* res = a.add ? static_cast<bf16*>(a.residual) + row * a.residual_stride : nullptr;
-  const bf16* x = static_cast<const bf16*>(a.x) + row * a.x_stride;
-  bf16* out = static_cast<bf16*>(a.out) + row * a.out_stride;
+  T* res = a.add ? static_cast<T*>(a.residual) + row * a.residual_stride : nullptr;
+  const T* x = static_cast<const T*>(a.x) + row * a.x_stride;
+  T* out = static_cast<T*>(a.out) + row * a.out_stride;
   // The normalized input: the updated residual, or x itself.
-  const bf16* src = a.add ? res : x;
+  const T* src = a.add ? res : x;
 
   float ss = 0.0f;
   for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
     float v[VEC];
-    load_bf16<VEC>(x + c * VEC, v);
+    load_vec<VEC>(x + c * VEC, v);
     if (a.add) {
       float r[VEC];
-      load_bf16<VEC>(res + c * VEC, r);
+      load_vec<VEC>(res + c * VEC, r);
 #pragma unroll
       for (int i = 0; i < VEC; ++i) v[i] = r[i] + v[i];
-      store_bf16<VEC>(res + c * VEC, v);
-      // The norm sees the residual as stored (rounded to bf16).
-      load_bf16<VEC>(res + c * VEC, v);
+      store_vec<VEC>(res + c * VEC, v);
+      // The norm sees the residual as stored (rounded to T).
+      load_vec<VEC>(res + c * VEC, v);
     }
 #pragma unroll
     for (int i = 0; i < VEC; ++i) ss += v[i] * v[i];
@@ -92,37 +95,36 @@ __global__ void rms_norm_kernel(NormArgs a) {
 
   for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
     float v[VEC];
-    load_bf16<VEC>(src + c * VEC, v);
+    load_vec<VEC>(src + c * VEC, v);
 #pragma unroll
     for (int i = 0; i < VEC; ++i)
-      v[i] = v[i] * inv * weight_at(a.weight, a.weight_f32, c * VEC + i);
-    store_bf16<VEC>(out + c * VEC, v);
+      v[i] = v[i] * inv * weight_at<T>(a.weight, a.weight_f32, c * VEC + i);
+    store_vec<VEC>(out + c * VEC, v);
   }
 }
 
 // ---- SiLU·mul, add ------------------------------------------------------------
 
 // One thread per VEC elements of the [rows, cols] view.
-template <int VEC>
-__global__ void silu_mul_kernel(const bf16* __restrict__ gate, int64_t gate_stride,
-                                const bf16* __restrict__ up, int64_t up_stride,
-                                bf16* __restrict__ out, int64_t out_stride, int64_t rows,
-                                int64_t chunks_per_row) {
+template <int VEC, typename T>
+__global__ void silu_mul_kernel(const T* __restrict__ gate, int64_t gate_stride,
+                                const T* __restrict__ up, int64_t up_stride, T* __restrict__ out,
+                                int64_t out_stride, int64_t rows, int64_t chunks_per_row) {
   pdl_launch_dependents();
   pdl_wait();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= rows * chunks_per_row) return;
   const int64_t r = i / chunks_per_row, c = (i % chunks_per_row) * VEC;
   float g[VEC], u[VEC];
-  load_bf16<VEC>(gate + r * gate_stride + c, g);
-  load_bf16<VEC>(up + r * up_stride + c, u);
+  load_vec<VEC>(gate + r * gate_stride + c, g);
+  load_vec<VEC>(up + r * up_stride + c, u);
 #pragma unroll
   for (int k = 0; k < VEC; ++k) g[k] = g[k] / (1.0f + __expf(-g[k])) * u[k];
-  store_bf16<VEC>(out + r * out_stride + c, g);
+  store_vec<VEC>(out + r * out_stride + c, g);
 }
 
-template <int VEC>
-__global__ void add_kernel(bf16* x, int64_t x_stride, const bf16* __restrict__ y, int64_t y_stride,
+template <int VEC, typename T>
+__global__ void add_kernel(T* x, int64_t x_stride, const T* __restrict__ y, int64_t y_stride,
                            int64_t rows, int64_t chunks_per_row) {
   pdl_launch_dependents();
   pdl_wait();
@@ -130,11 +132,11 @@ __global__ void add_kernel(bf16* x, int64_t x_stride, const bf16* __restrict__ y
   if (i >= rows * chunks_per_row) return;
   const int64_t r = i / chunks_per_row, c = (i % chunks_per_row) * VEC;
   float a[VEC], b[VEC];
-  load_bf16<VEC>(x + r * x_stride + c, a);
-  load_bf16<VEC>(y + r * y_stride + c, b);
+  load_vec<VEC>(x + r * x_stride + c, a);
+  load_vec<VEC>(y + r * y_stride + c, b);
 #pragma unroll
   for (int k = 0; k < VEC; ++k) a[k] += b[k];
-  store_bf16<VEC>(x + r * x_stride + c, a);
+  store_vec<VEC>(x + r * x_stride + c, a);
 }
 
 // ---- random fill ------------------------------------------------------------
@@ -145,14 +147,16 @@ __device__ __forceinline__ uint64_t mix64(uint64_t z) {  // splitmix64 finalizer
   return z ^ (z >> 31);
 }
 
-__global__ void fill_uniform_kernel(void* data, int64_t n, bool f32, uint64_t seed, float scale) {
+__global__ void fill_uniform_kernel(void* data, int64_t n, Elem elem, uint64_t seed, float scale) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     const uint64_t h = mix64(seed * 0x9e3779b97f4a7c15ull + uint64_t(i));
     const float u = float(h >> 40) * (1.0f / 16777216.0f);  // [0, 1)
     const float v = (2.0f * u - 1.0f) * scale;
-    if (f32)
+    if (elem == Elem::kF32)
       static_cast<float*>(data)[i] = v;
+    else if (elem == Elem::kF16)
+      static_cast<fp16*>(data)[i] = __float2half_rn(v);
     else
       static_cast<bf16*>(data)[i] = __float2bfloat16_rn(v);
   }
@@ -215,7 +219,7 @@ cudaError_t launch_gather_rows(const void* src, int64_t src_rows, size_t src_str
   return gather_as<uint8_t>(src, src_rows, src_stride, idx, n, row_bytes, dst, dst_stride, stream);
 }
 
-cudaError_t launch_rms_norm(const NormArgs& a, cudaStream_t stream) {
+cudaError_t launch_rms_norm(Elem elem, const NormArgs& a, cudaStream_t stream) {
   if (a.rows == 0) return cudaSuccess;
   const bool vec =
       a.cols % 8 == 0 &&
@@ -225,11 +229,14 @@ cudaError_t launch_rms_norm(const NormArgs& a, cudaStream_t stream) {
   const int chunks = vec ? a.cols / 8 : a.cols;
   int threads = chunks >= 1024 ? 1024 : (chunks + 31) / 32 * 32;
   if (threads > 256 && chunks < 4 * threads) threads = 256;
-  return launch_pdl(vec ? rms_norm_kernel<8> : rms_norm_kernel<1>, dim3(unsigned(a.rows)),
-                    dim3(unsigned(threads)), 0, stream, a);
+  return dispatch_elem(elem, [&](auto tag) {
+    using T = decltype(tag);
+    return launch_pdl(vec ? rms_norm_kernel<8, T> : rms_norm_kernel<1, T>, dim3(unsigned(a.rows)),
+                      dim3(unsigned(threads)), 0, stream, a);
+  });
 }
 
-cudaError_t launch_silu_mul(const void* gate, int64_t gate_stride, const void* up,
+cudaError_t launch_silu_mul(Elem elem, const void* gate, int64_t gate_stride, const void* up,
                             int64_t up_stride, void* out, int64_t out_stride, int64_t rows,
                             int64_t cols, cudaStream_t stream) {
   if (rows == 0 || cols == 0) return cudaSuccess;
@@ -238,32 +245,39 @@ cudaError_t launch_silu_mul(const void* gate, int64_t gate_stride, const void* u
                                                uint64_t(out_stride) * 2);
   const int64_t chunks = vec ? cols / 8 : cols;
   const unsigned blocks = unsigned(ceil_div(rows * chunks, kThreads));
-  auto g = static_cast<const bf16*>(gate);
-  auto u = static_cast<const bf16*>(up);
-  auto o = static_cast<bf16*>(out);
-  return launch_pdl(vec ? silu_mul_kernel<8> : silu_mul_kernel<1>, dim3(blocks), dim3(kThreads), 0,
-                    stream, g, gate_stride, u, up_stride, o, out_stride, rows, chunks);
+  return dispatch_elem(elem, [&](auto tag) {
+    using T = decltype(tag);
+    auto g = static_cast<const T*>(gate);
+    auto u = static_cast<const T*>(up);
+    auto o = static_cast<T*>(out);
+    return launch_pdl(vec ? silu_mul_kernel<8, T> : silu_mul_kernel<1, T>, dim3(blocks),
+                      dim3(kThreads), 0, stream, g, gate_stride, u, up_stride, o, out_stride, rows,
+                      chunks);
+  });
 }
 
-cudaError_t launch_add(void* x, int64_t x_stride, const void* y, int64_t y_stride, int64_t rows,
-                       int64_t cols, cudaStream_t stream) {
+cudaError_t launch_add(Elem elem, void* x, int64_t x_stride, const void* y, int64_t y_stride,
+                       int64_t rows, int64_t cols, cudaStream_t stream) {
   if (rows == 0 || cols == 0) return cudaSuccess;
   const bool vec = cols % 8 == 0 && aligned_to(16, uint64_t(x), uint64_t(y), uint64_t(x_stride) * 2,
                                                uint64_t(y_stride) * 2);
   const int64_t chunks = vec ? cols / 8 : cols;
   const unsigned blocks = unsigned(ceil_div(rows * chunks, kThreads));
-  auto xp = static_cast<bf16*>(x);
-  auto yp = static_cast<const bf16*>(y);
-  return launch_pdl(vec ? add_kernel<8> : add_kernel<1>, dim3(blocks), dim3(kThreads), 0, stream,
-                    xp, x_stride, yp, y_stride, rows, chunks);
+  return dispatch_elem(elem, [&](auto tag) {
+    using T = decltype(tag);
+    auto xp = static_cast<T*>(x);
+    auto yp = static_cast<const T*>(y);
+    return launch_pdl(vec ? add_kernel<8, T> : add_kernel<1, T>, dim3(blocks), dim3(kThreads), 0,
+                      stream, xp, x_stride, yp, y_stride, rows, chunks);
+  });
 }
 
-cudaError_t launch_fill_uniform(void* data, int64_t n, bool f32, uint64_t seed, float scale,
+cudaError_t launch_fill_uniform(void* data, int64_t n, Elem elem, uint64_t seed, float scale,
                                 cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
   const int64_t blocks = ceil_div(n, kThreads);
   fill_uniform_kernel<<<unsigned(blocks < 65536 ? blocks : 65536), kThreads, 0, stream>>>(
-      data, n, f32, seed, scale);
+      data, n, elem, seed, scale);
   return cudaGetLastError();
 }
 
