@@ -1,5 +1,6 @@
 // CPU paged attention against a float64 reference on random inputs, for
-// every kernel family this CPU runs (portable and AVX-512 kernels differ)
+// every kernel family this CPU runs (portable, AVX2 and AVX-512 kernels
+// differ)
 // and every KV-cache type (the reference sees the values the cache holds),
 // and bit-for-bit batch invariance: a query's output is the same alone,
 // in a mixed prefill + decode batch, and whatever the block layout.

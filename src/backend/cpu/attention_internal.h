@@ -52,5 +52,7 @@ class RowWalk {
 // AVX-512 kernel for head_dim 64 or 128 (false: not handled, use the
 // portable one). scores: group * n_keys floats of scratch.
 bool attend_avx512(const HeadGroupTask& t, float* scores);
+// AVX2 kernel for head_dim 32, 64 or 128, likewise.
+bool attend_avx2(const HeadGroupTask& t, float* scores);
 
 }  // namespace tessera::cpu::detail
