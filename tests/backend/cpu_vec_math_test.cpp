@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -64,6 +65,7 @@ TEST_P(CpuVecMath, ExpMatchesFloat64) {
     const double e = rel(y[i], std::exp(double(x[i])));
     if (!(e <= worst)) worst = e, at = x[i];
   }
+  std::printf("%s: exp worst relative error %.3g at x = %.9g\n", GetParam().c_str(), worst, at);
   EXPECT_LT(worst, 3.5e-7) << "at x = " << at;
   float one;
   exp_row(std::vector<float>{0.0f}.data(), &one, 1);
