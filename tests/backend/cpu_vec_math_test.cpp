@@ -16,23 +16,12 @@
 
 #include "../../src/backend/cpu/ops_vec.h"
 #include "../../src/backend/cpu/quant_internal.h"
+#include "isa_scope.h"
 #include "tessera/backend/backend.h"
 #include "tessera/backend/quant.h"
 
 namespace tessera {
 namespace {
-
-class IsaScope {
- public:
-  explicit IsaScope(const std::string& isa)
-      : saved_(cpu::kernel_isa()), ok_(cpu::set_kernel_isa(isa)) {}
-  ~IsaScope() { cpu::set_kernel_isa(saved_); }
-  bool ok() const { return ok_; }
-
- private:
-  std::string saved_;
-  bool ok_;
-};
 
 class CpuVecMath : public ::testing::TestWithParam<std::string> {
  protected:

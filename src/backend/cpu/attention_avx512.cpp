@@ -156,33 +156,11 @@ void attend(const HeadGroupTask& t, float* scores) {
   }
 }
 
-template <DType kT>
-bool attend_typed(const HeadGroupTask& t, float* scores) {
-  if (t.head_dim == 64) {
-    attend<kT, 4>(t, scores);
-    return true;
-  }
-  if (t.head_dim == 128) {
-    attend<kT, 8>(t, scores);
-    return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 bool attend_avx512(const HeadGroupTask& t, float* scores) {
-  if (t.group > 64 || t.n_keys <= 0) return false;
-  switch (t.kv_type) {
-    case DType::kF32:
-      return attend_typed<DType::kF32>(t, scores);
-    case DType::kF16:
-      return attend_typed<DType::kF16>(t, scores);
-    case DType::kBF16:
-      return attend_typed<DType::kBF16>(t, scores);
-    default:
-      return false;
-  }
+  return dispatch_task<16, 64, 128>(
+      t, [&](auto type, auto c) { attend<decltype(type)::value, decltype(c)::value>(t, scores); });
 }
 
 }  // namespace tessera::cpu::detail
