@@ -1,14 +1,7 @@
 // AVX-512 row kernels of ops_vec.h (the AVX2 ones, 16 lanes).
-// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own
-// undefined-vector placeholders.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-
 #include "ops_vec.h"
+#include "quant_avx512_common.h"
 #include "simd_exp.h"
-#pragma GCC diagnostic pop
 
 namespace tessera::cpu::detail {
 namespace {
