@@ -8,27 +8,37 @@
 namespace tessera::cpu::detail {
 namespace {
 
-// f over 8 lanes at a time; the row's tail through masked loads and stores.
+// 8 lanes of a row: plain loads and stores, or masked ones for the row's
+// tail (vmaskmovps is slow enough that full vectors must not use it).
+struct Lanes {
+  bool tail;
+  __m256i m;
+  __m256 load(const float* p) const { return tail ? _mm256_maskload_ps(p, m) : _mm256_loadu_ps(p); }
+  void store(float* p, __m256 v) const {
+    if (tail)
+      _mm256_maskstore_ps(p, m, v);
+    else
+      _mm256_storeu_ps(p, v);
+  }
+};
+
 template <class F>
 inline void each8(int64_t n, F&& f) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) f(i, _mm256_set1_epi32(-1));
-  if (i < n) f(i, lane_mask8(int(n - i)));
+  for (; i + 8 <= n; i += 8) f(i, Lanes{false, _mm256_setzero_si256()});
+  if (i < n) f(i, Lanes{true, lane_mask8(int(n - i))});
 }
 
 void exp_row(const float* x, float* y, int64_t n) {
-  each8(n, [&](int64_t i, __m256i m) {
-    _mm256_maskstore_ps(y + i, m, exp8(_mm256_maskload_ps(x + i, m)));
-  });
+  each8(n, [&](int64_t i, const Lanes& l) { l.store(y + i, exp8(l.load(x + i))); });
 }
 
 void silu_mul_row(const float* g, const float* u, float* o, int64_t n) {
   const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
-  each8(n, [&](int64_t i, __m256i m) {
-    const __m256 gv = _mm256_maskload_ps(g + i, m);
+  each8(n, [&](int64_t i, const Lanes& l) {
+    const __m256 gv = l.load(g + i);
     const __m256 sig = _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_xor_ps(gv, sign))));
-    _mm256_maskstore_ps(o + i, m,
-                        _mm256_mul_ps(_mm256_mul_ps(gv, sig), _mm256_maskload_ps(u + i, m)));
+    l.store(o + i, _mm256_mul_ps(_mm256_mul_ps(gv, sig), l.load(u + i)));
   });
 }
 
