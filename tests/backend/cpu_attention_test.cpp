@@ -1,5 +1,6 @@
 // CPU paged attention against a float64 reference on random inputs, for
-// every kernel family this CPU runs (portable and AVX-512 kernels differ)
+// every kernel family this CPU runs (portable, AVX2 and AVX-512 kernels
+// differ)
 // and every KV-cache type (the reference sees the values the cache holds),
 // and bit-for-bit batch invariance: a query's output is the same alone,
 // in a mixed prefill + decode batch, and whatever the block layout.
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "isa_scope.h"
 #include "tessera/backend/backend.h"
 #include "tessera/backend/quant.h"
 #include "tessera/core/half.h"
@@ -53,18 +55,6 @@ void store(DType type, const float* src, int n, uint8_t* dst) {
   for (int i = 0; i < n; ++i)
     h[i] = type == DType::kF16 ? f32_to_fp16(src[i]) : f32_to_bf16(src[i]);
 }
-
-class IsaScope {
- public:
-  explicit IsaScope(const std::string& isa)
-      : saved_(cpu::kernel_isa()), ok_(cpu::set_kernel_isa(isa)) {}
-  ~IsaScope() { cpu::set_kernel_isa(saved_); }
-  bool ok() const { return ok_; }
-
- private:
-  std::string saved_;
-  bool ok_;
-};
 
 // Random K/V per sequence position (independent of the block layout), laid
 // into a cache through per-sequence block tables from a shuffled pool.

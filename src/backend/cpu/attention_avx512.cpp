@@ -19,30 +19,12 @@
 #include <cfloat>
 
 #include "attention_internal.h"
+#include "simd_exp.h"
 
 #pragma GCC diagnostic pop
 
 namespace tessera::cpu::detail {
 namespace {
-
-// exp(x) as in ops_vec_math.h (range reduction by ln 2, degree-6
-// polynomial), 16 lanes at a time.
-inline __m512 exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.3981999507e-3f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  const __m512i bits =
-      _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
-}
 
 // r[j] = sum of the lanes of v[j] (tree: i + 8, then + 4, + 2, + 1).
 inline __m512 sum_lanes16(__m512 v[16]) {
@@ -174,33 +156,11 @@ void attend(const HeadGroupTask& t, float* scores) {
   }
 }
 
-template <DType kT>
-bool attend_typed(const HeadGroupTask& t, float* scores) {
-  if (t.head_dim == 64) {
-    attend<kT, 4>(t, scores);
-    return true;
-  }
-  if (t.head_dim == 128) {
-    attend<kT, 8>(t, scores);
-    return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 bool attend_avx512(const HeadGroupTask& t, float* scores) {
-  if (t.group > 64 || t.n_keys <= 0) return false;
-  switch (t.kv_type) {
-    case DType::kF32:
-      return attend_typed<DType::kF32>(t, scores);
-    case DType::kF16:
-      return attend_typed<DType::kF16>(t, scores);
-    case DType::kBF16:
-      return attend_typed<DType::kBF16>(t, scores);
-    default:
-      return false;
-  }
+  return dispatch_task<16, 64, 128>(
+      t, [&](auto type, auto c) { attend<decltype(type)::value, decltype(c)::value>(t, scores); });
 }
 
 }  // namespace tessera::cpu::detail

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "tessera/core/dtype.h"
 
@@ -49,8 +50,34 @@ class RowWalk {
   int blk_ = 0, in_ = 0;
 };
 
+// The SIMD kernels' dispatch: f(type, C) with type an integral_constant of
+// the task's cache type and C one of head_dim / kLanes for head_dim in
+// kDims. False (the portable kernel runs) for other head sizes and types,
+// groups over 64 heads or no keys.
+template <int kLanes, int... kDims, class F>
+bool dispatch_task(const HeadGroupTask& t, F&& f) {
+  if (t.group > 64 || t.n_keys <= 0) return false;
+  auto by_dim = [&](auto type) {
+    return (
+        (t.head_dim == kDims && (f(type, std::integral_constant<int, kDims / kLanes>{}), true)) ||
+        ...);
+  };
+  switch (t.kv_type) {
+    case DType::kF32:
+      return by_dim(std::integral_constant<DType, DType::kF32>{});
+    case DType::kF16:
+      return by_dim(std::integral_constant<DType, DType::kF16>{});
+    case DType::kBF16:
+      return by_dim(std::integral_constant<DType, DType::kBF16>{});
+    default:
+      return false;
+  }
+}
+
 // AVX-512 kernel for head_dim 64 or 128 (false: not handled, use the
 // portable one). scores: group * n_keys floats of scratch.
 bool attend_avx512(const HeadGroupTask& t, float* scores);
+// AVX2 kernel for head_dim 32, 64 or 128, likewise.
+bool attend_avx2(const HeadGroupTask& t, float* scores);
 
 }  // namespace tessera::cpu::detail

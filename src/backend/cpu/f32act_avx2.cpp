@@ -130,7 +130,10 @@ struct Q4 {
         constexpr int s = S;
         __m256 w[NH];
         for (int j = 0; j < NH; ++j) {
-          const __m256i q = _mm256_and_si256(_mm256_srli_epi32(v[j], 4 * s), low4);
+          // Nibble s: the lowest needs no shift, the highest no mask.
+          __m256i q = v[j];
+          if constexpr (s > 0) q = _mm256_srli_epi32(q, 4 * s);
+          if constexpr (s < 7) q = _mm256_and_si256(q, low4);
           w[j] = _mm256_cvtepi32_ps(kMins ? q : _mm256_sub_epi32(q, eight));
         }
         acc.step(w, x, u * 32 + 8 * c + s);
@@ -377,21 +380,45 @@ void block_sums_avx2(const float* x, int64_t K, float* sx) {
   }
 }
 
-// fill_tile with one 8-lane gather per k and 8 tokens (full tiles; the
+// 8 rows of 8 floats (r[i] = row i) become 8 columns (r[j] = element j of
+// every row).
+inline void transpose8(__m256 r[8]) {
+  __m256 a[8], b[8];
+  for (int i = 0; i < 4; ++i) {
+    a[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    a[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j) {
+      b[4 * i + 2 * j] = _mm256_shuffle_ps(a[4 * i + j], a[4 * i + j + 2], 0x44);
+      b[4 * i + 2 * j + 1] = _mm256_shuffle_ps(a[4 * i + j], a[4 * i + j + 2], 0xEE);
+    }
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm256_permute2f128_ps(b[j], b[j + 4], 0x20);
+    r[j + 4] = _mm256_permute2f128_ps(b[j], b[j + 4], 0x31);
+  }
+}
+
+// fill_tile by 8 x 8 transposes (8 tokens, 8 k at a time; full tiles, the
 // last, partial one takes the scalar path). The block sums then come from
 // the tile, 8 tokens per vector: lane i runs token i's canonical tree.
 void fill_tile_avx2(const float* x, int64_t x_stride, int64_t t, int mt, int64_t K, int S,
                     bool sums, float* dst) {
-  if (mt != S || S % 8 != 0 || x_stride > (int64_t(1) << 27)) {
+  if (mt != S || S % 8 != 0) {
     fill_tile(x, x_stride, t, mt, K, S, sums, dst);
     return;
   }
-  const __m256i rows = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                                          _mm256_set1_epi32(int(x_stride)));
   for (int h = 0; h < S; h += 8) {
     const float* base = x + (t + h) * x_stride;
-    for (int64_t k = 0; k < K; ++k)
-      _mm256_storeu_ps(dst + k * S + h, _mm256_i32gather_ps(base + k, rows, 4));
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(base + i * x_stride + k);
+      transpose8(r);
+      for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + (k + j) * S + h, r[j]);
+    }
+    for (; k < K; ++k)
+      for (int i = 0; i < 8; ++i) dst[k * S + h + i] = base[i * x_stride + k];
   }
   if (!sums) return;
   float* sxt = dst + K * S;

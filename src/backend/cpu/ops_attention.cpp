@@ -2,7 +2,8 @@
 // decode tokens. Each (query token, KV head) is one independent task: the
 // result never depends on what else is in the batch or how a prompt was
 // chunked, because every query walks its keys 0..pos in the same order.
-// AVX-512 CPUs run attention_avx512.cpp; others the portable kernel here.
+// AVX-512 CPUs run attention_avx512.cpp, AVX2 CPUs attention_avx2.cpp,
+// others (and head sizes those do not handle) the portable kernel here.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -157,7 +158,7 @@ void paged_attention(const Tensor& q, const KvLayer& cache, const AttentionMeta&
   const auto* kbase = static_cast<const uint8_t*>(cache.k.data());
   const auto* vbase = static_cast<const uint8_t*>(cache.v.data());
   const size_t block_stride = size_t(num_kv_heads) * block_size * head_dim;
-  const bool avx512 = detail::kernel_family() >= 2;
+  const int family = detail::kernel_family();
   // Tasks are (token, kv head) pairs; each handles the `group` query heads
   // that share the KV head, so every key/value row is loaded once for them.
   parallel_for(int64_t(T) * num_kv_heads, 1, [&](int64_t b, int64_t e) {
@@ -180,8 +181,10 @@ void paged_attention(const Tensor& q, const KvLayer& cache, const AttentionMeta&
       task_args.group = group;
       task_args.n_keys = pos + 1;
       task_args.scale = scale;
-      if (!avx512 || !detail::attend_avx512(task_args, scores.data()))
-        attend(task_args, scores.data(), row.data());
+      const bool done = family >= 2   ? detail::attend_avx512(task_args, scores.data())
+                        : family == 1 ? detail::attend_avx2(task_args, scores.data())
+                                      : false;
+      if (!done) attend(task_args, scores.data(), row.data());
     }
   });
 }

@@ -2,7 +2,9 @@
 #include <cstring>
 
 #include "ops_kernels.h"
+#include "ops_vec.h"
 #include "ops_vec_math.h"
+#include "quant_internal.h"
 #include "tessera/backend/quant.h"
 #include "tessera/core/error.h"
 #include "tessera/core/parallel.h"
@@ -10,11 +12,11 @@
 namespace tessera::cpu {
 namespace {
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void silu_mul_row(const float* g,
-                                                                               const float* u,
-                                                                               float* o,
-                                                                               int64_t n) {
-  // (g * sigmoid(g)) * u, rounded as transformers computes it.
+void exp_row(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = exp_fast(x[i]);
+}
+
+void silu_mul_row(const float* g, const float* u, float* o, int64_t n) {
   for (int64_t i = 0; i < n; ++i) o[i] = (g[i] * (1.0f / (1.0f + exp_fast(-g[i])))) * u[i];
 }
 
@@ -24,6 +26,12 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void add_row(float*
 }
 
 }  // namespace
+
+detail::RowOps detail::row_ops(int family) {
+  if (family >= 2) return row_ops_avx512();
+  if (family == 1) return row_ops_avx2();
+  return {exp_row, silu_mul_row};
+}
 
 void embedding(const Tensor& table, const Tensor& ids, Tensor& out) {
   TESSERA_CHECK(out.dtype() == DType::kF32 && out.cols() == table.cols());
@@ -42,6 +50,7 @@ void embedding(const Tensor& table, const Tensor& ids, Tensor& out) {
 void silu_mul(const Tensor& gate, const Tensor& up, Tensor& out) {
   TESSERA_CHECK(gate.cols() == up.cols() && out.cols() == gate.cols());
   TESSERA_CHECK(gate.rows() == up.rows() && out.rows() == gate.rows());
+  const auto silu_mul_row = detail::row_ops(detail::kernel_family()).silu_mul;
   parallel_for(gate.rows(), 4, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r)
       silu_mul_row(static_cast<const float*>(gate.row_ptr(r)),

@@ -12,7 +12,7 @@ namespace tessera::cpu {
 
 inline float exp_fast(float x) {
   // exp(x) = 2^n * exp(r), n = round(x / ln 2), |r| <= ln(2) / 2.
-  x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
+  x = x < -87.3f ? -87.3f : (x > 88.8f ? 88.8f : x);
   const float shifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
   const float n = (x * 1.44269504088896341f + shifter) - shifter;
   // Cody-Waite: ln 2 split so n * ln2_hi is exact.
@@ -25,8 +25,9 @@ inline float exp_fast(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t bits = (int32_t(n) + 127) << 23;
-  return p * std::bit_cast<float>(bits);
+  // 2^n as two powers of two: n reaches 128 just below ln(FLT_MAX).
+  const int32_t n1 = int32_t(n) >> 1, n2 = int32_t(n) - n1;
+  return (p * std::bit_cast<float>((n1 + 127) << 23)) * std::bit_cast<float>((n2 + 127) << 23);
 }
 
 }  // namespace tessera::cpu
