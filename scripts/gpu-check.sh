@@ -266,6 +266,15 @@ if want model; then
     tail -30 "$OUT/model.log"
     note "model vs transformers: reference script FAILED"
   fi
+  # The host CPU here has AVX-512 (and AMX): chunked prefill must give the
+  # CPU path's logits bit for bit, with every kernel family it has.
+  start=$(date +%s)
+  if timeout 300 python3 scripts/chunk_invariance_check.py "$bin_tessera" >"$OUT/chunks.txt" 2>&1; then
+    note "cpu chunked prefill = whole prompt: passed in $(( $(date +%s) - start )) s"
+  else
+    note "cpu chunked prefill = whole prompt: FAILED"
+    grep -v " 0 of " "$OUT/chunks.txt" | head -12
+  fi
   start=$(date +%s)
   if TESSERA_TEST_DEVICE=cuda timeout 300 "$bin_test_engine" \
       --gtest_filter='AsyncScheduling.Device*' >"$OUT/async.log" 2>&1; then
