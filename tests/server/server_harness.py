@@ -52,7 +52,9 @@ def server_command() -> list[str]:
         return [str(_bin_dir() / "tessera_fake_server")]
     tessera_bin = os.environ.get("TESSERA_BIN", str(_bin_dir() / "tessera"))
     model = os.environ.get("TESSERA_TEST_MODEL", "smollm2-135m")
-    return [tessera_bin, "serve", "-m", model]
+    # TESSERA_SERVE_ARGS: more engine flags for the real model (ctest runs the
+    # load and robustness suites once more with --async-scheduling).
+    return [tessera_bin, "serve", "-m", model] + os.environ.get("TESSERA_SERVE_ARGS", "").split()
 
 
 class ServerProcess:
