@@ -3,7 +3,10 @@
 // is a register, a broadcast from memory (what the 8-token tile does per
 // FMA: AVX2 FMAs cannot broadcast an operand) or a full vector load. Compare
 // with bench_matmul_f32act --isa avx2 --threads 1 run in the same minute: on
-// a shared machine both move with the load.
+// a shared machine both move with the load. The last row is the 8-bit
+// integer loop an int8 kernel would run instead (vpmaddubsw, 32 multiply-adds
+// per instruction, into 16-bit sums), counted the same way: 2 operations per
+// multiply-add.
 //
 //   bench_fma_ceiling
 #include <immintrin.h>
@@ -44,6 +47,29 @@ __attribute__((target("avx2,fma"), noinline)) double gflops(long iters) {
   return double(iters) * 8 * C * 16 / s / 1e9;
 }
 
+template <int C>
+__attribute__((target("avx2"), noinline)) double int8_gops(long iters) {
+  __m256i acc[C], a[C];
+  for (int i = 0; i < C; ++i) {
+    acc[i] = _mm256_set1_epi16(short(i));
+    a[i] = _mm256_set1_epi8(char(2 * i - 5));  // never 0
+  }
+  __m256i w = _mm256_set1_epi8(3);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (long it = 0; it < iters; ++it) {
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) {
+      asm volatile("" : "+x"(w));  // a new weight vector each step, as in a kernel
+      for (int i = 0; i < C; ++i) acc[i] = _mm256_add_epi16(acc[i], _mm256_maddubs_epi16(w, a[i]));
+    }
+  }
+  const double s = tessera::bench::seconds_since(t0);
+  int sink = 0;
+  for (int i = 0; i < C; ++i) sink += _mm256_extract_epi16(acc[i], 0);
+  if (sink == 12345) std::printf(" ");
+  return double(iters) * 8 * C * 64 / s / 1e9;
+}
+
 template <int C, Operand kOp>
 void row(const char* name) {
   double best = 0;
@@ -67,4 +93,7 @@ int main() {
   row<12, Operand::kBroadcast>("12 chains, broadcast from memory");
   row<8, Operand::kVector>("8 chains, vector from memory");
   row<12, Operand::kVector>("12 chains, vector from memory");
+  double best = 0;
+  for (int r = 0; r < 15; ++r) best = std::max(best, int8_gops<6>(24000000 / 6));
+  std::printf("| %-32s | %6.1f |\n", "6 chains, int8 vpmaddubsw + add", best);
 }
