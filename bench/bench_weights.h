@@ -8,12 +8,17 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <memory>
 #include <random>
+#include <string>
 
+#include "bench_util.h"
+#include "tessera/core/dtype.h"
 #include "tessera/core/half.h"
+#include "tessera/core/parallel.h"
 #include "tessera/core/tensor.h"
 
 namespace tessera::bench {
@@ -32,6 +37,19 @@ inline constexpr Shape kShapes[] = {
     {"down", 576, 1536, false}, {"head", 49152, 576, true},
 };
 inline constexpr int kLayers = 30;
+
+// The header every matmul benchmark prints: title, machine, time, weights.
+inline void print_matmul_header(const char* title, DType layer_type, DType head_type, int reps) {
+  char date[64];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  std::printf("# %s\n", title);
+  std::printf("machine: %s, %d threads available\ndate:    %s\n", cpu_name().c_str(),
+              tessera::num_threads(), date);
+  std::printf("weights: SmolLM2-135M shapes, layers %s, head %s; best of >= %d runs\n\n",
+              std::string(tessera::dtype_name(layer_type)).c_str(),
+              std::string(tessera::dtype_name(head_type)).c_str(), reps);
+}
 
 inline void put_f16(uint8_t* p, float v) {
   const uint16_t h = tessera::f32_to_fp16(v);

@@ -39,8 +39,6 @@ using tessera::Tensor;
 
 using namespace tessera::bench;  // kShapes, random_weight, timers
 
-std::string cpu_model() { return cpu_name(); }
-
 struct Timing {
   double wall = 1e30;  // best wall time
   double cpu = 1e30;   // best process CPU time / threads
@@ -82,15 +80,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  char date[64];
-  const std::time_t now = std::time(nullptr);
-  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-  std::printf("# tessera CPU matmul benchmark\n");
-  std::printf("machine: %s, %d threads available\ndate:    %s\n", cpu_model().c_str(),
-              tessera::num_threads(), date);
-  std::printf("weights: SmolLM2-135M shapes, layers %s, head %s; best of >= %d runs\n\n",
-              std::string(tessera::dtype_name(layer_type)).c_str(),
-              std::string(tessera::dtype_name(head_type)).c_str(), reps);
+  print_matmul_header("tessera CPU matmul benchmark", layer_type, head_type, reps);
 
   std::mt19937 rng(42);
   // Distinct weights per layer, as in the model; a second copy on 2 MiB pages.
