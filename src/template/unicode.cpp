@@ -4,6 +4,8 @@
 
 #include <utf8proc.h>
 
+#include "tessera/core/utf8.h"
+
 namespace tessera::jinja::unicode {
 
 std::u32string decode(std::string_view s) {
@@ -48,23 +50,10 @@ std::u32string decode(std::string_view s) {
 }
 
 void append(std::string& out, char32_t c) {
-  if (c >= 0xDC80 && c <= 0xDCFF) {  // a byte that did not decode
+  if (c >= 0xDC80 && c <= 0xDCFF)  // a byte that did not decode
     out.push_back(static_cast<char>(c - 0xDC00));
-  } else if (c < 0x80) {
-    out.push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  }
+  else
+    append_utf8(out, c);
 }
 
 std::string encode(std::u32string_view s) {
