@@ -271,23 +271,10 @@ Reply handle_chat_completions(RouteContext& ctx, const HttpRequest& request) {
   std::string echo_text;
   if (echo && messages.back()["role"] == "assistant") echo_text = messages.back()["content"];
 
-  JobSettings settings;
-  settings.stream = stream.stream;
-  settings.include_usage = stream.include_usage;
-  settings.continuous_usage = stream.continuous_usage;
-  settings.n = sampling.n;
-  settings.include_stop_str_in_output = sampling.include_stop_str_in_output;
-  settings.stop_token_ids = sampling.stop_token_ids;
+  const JobSettings settings = job_settings(stream, sampling);
   std::string id = make_request_id("chatcmpl");
   auto job = std::make_shared<ChatJob>(settings, ctx, id, top, ids_as_tokens, echo_text);
-  GenerationRequest r;
-  r.request_id = id;
-  r.prompt_ids = ids;
-  r.sampling = sampling;
-  PromptState state;
-  state.prompt_ids = std::move(ids);
-  state.stream = submit_request(ctx, std::move(r));
-  job->add_prompt(std::move(state));
+  job->add_prompt(submit_prompt(ctx, id, std::move(ids), sampling));
   return job;
 }
 

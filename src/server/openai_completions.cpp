@@ -236,26 +236,15 @@ Reply handle_completions(RouteContext& ctx, const HttpRequest& request) {
     per_prompt.push_back(std::move(s));
   }
 
-  JobSettings settings;
-  settings.stream = stream.stream;
-  settings.include_usage = stream.include_usage;
-  settings.continuous_usage = stream.continuous_usage;
-  settings.n = sampling.n;
-  settings.include_stop_str_in_output = sampling.include_stop_str_in_output;
-  settings.stop_token_ids = sampling.stop_token_ids;
+  const JobSettings settings = job_settings(stream, sampling);
   std::string id = make_request_id("cmpl");
   auto job = std::make_shared<CompletionJob>(
       settings, ctx, id, echo,
       logprobs ? std::optional<int>(static_cast<int>(*logprobs)) : std::nullopt, ids_as_tokens);
   for (size_t i = 0; i < prompts.size(); ++i) {
-    GenerationRequest r;
-    r.request_id = prompts.size() == 1 ? id : fmt::format("{}-{}", id, i);
-    r.prompt_ids = prompts[i].ids;
-    r.sampling = per_prompt[i];
-    PromptState state;
-    state.prompt_ids = std::move(prompts[i].ids);
+    PromptState state = submit_prompt(ctx, prompts.size() == 1 ? id : fmt::format("{}-{}", id, i),
+                                      std::move(prompts[i].ids), per_prompt[i]);
     state.prompt_text = std::move(prompts[i].text);
-    state.stream = submit_request(ctx, std::move(r));
     job->add_prompt(std::move(state));
   }
   return job;

@@ -30,6 +30,17 @@ void check_model(JsonFields& fields, const std::vector<std::string>& served_name
                  "invalid_request_error", "model_not_found");
 }
 
+JobSettings job_settings(const StreamFields& stream, const SamplingOptions& sampling) {
+  JobSettings settings;
+  settings.stream = stream.stream;
+  settings.include_usage = stream.include_usage;
+  settings.continuous_usage = stream.continuous_usage;
+  settings.n = sampling.n;
+  settings.include_stop_str_in_output = sampling.include_stop_str_in_output;
+  settings.stop_token_ids = sampling.stop_token_ids;
+  return settings;
+}
+
 StreamFields read_stream_fields(JsonFields& fields) {
   StreamFields out;
   out.stream = fields.boolean("stream").value_or(false);

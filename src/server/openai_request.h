@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "generation_job.h"
 #include "json_fields.h"
 #include "tessera/server/backend.h"
 
@@ -23,6 +24,8 @@ struct StreamFields {
 void check_model(JsonFields& fields, const std::vector<std::string>& served_names);
 
 StreamFields read_stream_fields(JsonFields& fields);
+// The reply settings both OpenAI routes take from the request.
+JobSettings job_settings(const StreamFields& stream, const SamplingOptions& sampling);
 
 // temperature, top_p, top_k, min_p, penalties, logit_bias, seed, stop,
 // stop_token_ids, n, best_of, beam search, min_tokens, ignore_eos,

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "generation_job.h"
 #include "json_fields.h"
 #include "metrics.h"
 #include "tessera/server/api.h"
@@ -40,6 +41,9 @@ inline int max_n(const RouteContext& ctx) {
 // kInvalidArgument/kUnsupported, 503 with Retry-After for
 // kResourceExhausted.
 std::shared_ptr<GenerationStream> submit_request(RouteContext& ctx, GenerationRequest request);
+// submit_request for one prompt of a reply: its state, stream attached.
+PromptState submit_prompt(RouteContext& ctx, std::string request_id, std::vector<int32_t> ids,
+                          const SamplingOptions& sampling);
 
 Reply handle_completions(RouteContext& ctx, const HttpRequest& request);
 Reply handle_chat_completions(RouteContext& ctx, const HttpRequest& request);

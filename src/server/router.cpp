@@ -213,6 +213,18 @@ std::shared_ptr<GenerationStream> submit_request(RouteContext& ctx, GenerationRe
   }
 }
 
+PromptState submit_prompt(RouteContext& ctx, std::string request_id, std::vector<int32_t> ids,
+                          const SamplingOptions& sampling) {
+  GenerationRequest r;
+  r.request_id = std::move(request_id);
+  r.prompt_ids = ids;
+  r.sampling = sampling;
+  PromptState state;
+  state.prompt_ids = std::move(ids);
+  state.stream = submit_request(ctx, std::move(r));
+  return state;
+}
+
 ApiRouter::ApiRouter(ApiConfig config, ServingBackend& backend)
     : impl_(std::make_unique<Impl>(std::move(config), backend)) {}
 ApiRouter::~ApiRouter() = default;

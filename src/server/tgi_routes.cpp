@@ -231,14 +231,7 @@ Reply handle_tgi_generate(RouteContext& ctx, const HttpRequest& request, bool st
   JobSettings settings;
   settings.stream = stream;
   auto job = std::make_shared<TgiJob>(settings, ctx, options, inputs);
-  GenerationRequest r;
-  r.request_id = make_request_id("tgi");
-  r.prompt_ids = ids;
-  r.sampling = sampling;
-  PromptState state;
-  state.prompt_ids = std::move(ids);
-  state.stream = submit_request(ctx, std::move(r));
-  job->add_prompt(std::move(state));
+  job->add_prompt(submit_prompt(ctx, make_request_id("tgi"), std::move(ids), sampling));
   return job;
 }
 
