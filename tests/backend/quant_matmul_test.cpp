@@ -356,10 +356,13 @@ TEST_P(QuantMatmul, BadRowStaysInItsRow) {
 
 INSTANTIATE_TEST_SUITE_P(AllTypesAllIsas, QuantMatmul, testing::ValuesIn(all_cases()), case_name);
 
-// With 16-bit activations, decode-sized calls on prepared weights run a
-// kernel on the packed layout: the same bits as the row-major kernels (few
-// rows), AMX (many rows) and the portable reference.
-TEST(QuantMatmulWide, PackedDecodeMatchesEveryOtherKernel) {
+// With 16-bit and 8-bit activations, decode-sized calls on prepared weights
+// run a kernel on the packed layout: the same bits as the row-major kernels
+// (few rows), the batched and AMX ones (many rows) and the portable reference.
+class QuantMatmulPacked : public testing::TestWithParam<cpu::ActivationPrecision> {};
+
+TEST_P(QuantMatmulPacked, DecodeMatchesEveryOtherKernel) {
+  const cpu::ActivationPrecision precision = GetParam();
   const int64_t K = 18 * 32, T = 40;
   for (DType type : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0}) {
     std::mt19937 rng(21 + int(type));
@@ -370,11 +373,11 @@ TEST(QuantMatmulWide, PackedDecodeMatchesEveryOtherKernel) {
       const std::vector<float> x = make_activations(T, K, K, rng);
       std::vector<float> reference;
       {
-        IsaScope portable("portable", cpu::ActivationPrecision::kInt16);
+        IsaScope portable("portable", precision);
         reference = run(x, T, K, w, N);
       }
       for (const std::string& isa : cpu::supported_kernel_isas()) {
-        IsaScope scope(isa, cpu::ActivationPrecision::kInt16);
+        IsaScope scope(isa, precision);
         SCOPED_TRACE(std::string(dtype_name(type)) + " " + isa + " N=" + std::to_string(N));
         expect_bits_equal(run(x, T, K, packed, N), reference, "all rows, prepared");
         for (int64_t rows : {1, 2, 3, 4, 5, 15}) {
@@ -388,6 +391,13 @@ TEST(QuantMatmulWide, PackedDecodeMatchesEveryOtherKernel) {
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Int16AndInt8, QuantMatmulPacked,
+                         testing::Values(cpu::ActivationPrecision::kInt16,
+                                         cpu::ActivationPrecision::kInt8),
+                         [](const auto& info) {
+                           return info.param == cpu::ActivationPrecision::kInt16 ? "int16" : "int8";
+                         });
 
 TEST(QuantMatmulApi, IsaSelection) {
   const std::vector<std::string> isas = cpu::supported_kernel_isas();
