@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -115,53 +114,27 @@ QuantizeRowsFn quantizer_for(Isa isa, ActFormat f) {
   return simd ? quantize_b256_avx2 : quantize_b256_portable;
 }
 
-// A decode-sized call on a prepared 32-block weight: the packed-weight
-// kernel (same bits as the row-major one, at memory speed). It computes
-// 256 * dot(w, hi) + dot(w, lo), so 8-bit rows enter as hi = a, lo = 0 with
-// their scale divided by 256 and their sum multiplied by 256; scaling by a
-// power of two is exact, so the canonical float step of quant_internal.h
-// gives the same bits, as long as the scales stay far from the subnormal
-// range (else, and for non-finite scales, false: the row-major kernel runs).
-// False when it does not apply.
+// A call on a prepared 32-block weight through the packed-weight VNNI
+// kernel (same bits as the row-major ones). False when it does not apply.
 bool packed_matmul(const Tensor& w, int64_t T, bool wide, const MatmulProblem& p) {
-  const WidePackedRegion fn = wide_packed_region_avx512(w.dtype());
+  const WidePackedRegion fn = wide_packed_region_avx512(w.dtype(), wide);
   const uint8_t* groups = fn ? f32act::prepared_groups(w) : nullptr;
   if (!groups) return false;
-  const int64_t K = p.K, N = w.dim(0), nb = K / 32;
-  thread_local std::vector<int8_t> perm, zeros;
-  thread_local std::vector<float> narrow_d;
-  thread_local std::vector<int32_t> narrow_isum;
+  const int64_t K = p.K, N = w.dim(0);
+  thread_local std::vector<int8_t> perm;
   thread_local std::vector<WidePackedRow> rows;
   perm.resize(size_t(2 * T * K));
   rows.resize(size_t(T));
-  if (!wide) {
-    zeros.assign(size_t(K), 0);
-    narrow_d.resize(size_t(T * nb));
-    narrow_isum.resize(size_t(T * nb));
-  }
   const bool q4 = w.dtype() != DType::kQ8_0;
   for (int64_t t = 0; t < T; ++t) {
     const ActB32Row r = ActB32Row::at(const_cast<uint8_t*>(p.act + t * p.act_stride), K, wide);
-    const int8_t* lo = wide ? r.lo : zeros.data();
-    const float* d = r.d;
-    const int32_t* isum = r.isum;
-    if (!wide) {
-      float* d256 = narrow_d.data() + t * nb;
-      int32_t* isum256 = narrow_isum.data() + t * nb;
-      for (int64_t b = 0; b < nb; ++b) {
-        if (!std::isfinite(r.d[b]) || (r.d[b] != 0 && std::fabs(r.d[b]) < 0x1p-90f)) return false;
-        d256[b] = r.d[b] * 0x1p-8f;
-        isum256[b] = r.isum[b] * 256;
-      }
-      d = d256;
-      isum = isum256;
-    }
     int8_t* hi = perm.data() + 2 * t * K;
     if (q4) {
       permute_even_odd(r.qs, hi, K);
       if (wide) permute_even_odd(r.lo, hi + K, K);
     }
-    rows[size_t(t)] = WidePackedRow{q4 ? hi : r.qs, q4 && wide ? hi + K : lo, d, r.s, isum};
+    rows[size_t(t)] = q4 ? WidePackedRow{hi, wide ? hi + K : nullptr, r.d, r.s, r.isum}
+                         : WidePackedRow{r.qs, r.lo, r.d, r.s, r.isum};
   }
   WidePackedProblem q;
   q.L = f32act::layout_for(w.dtype(), K);
@@ -235,8 +208,10 @@ void matmul(const float* x, int64_t T, int64_t x_stride, const Tensor& w, float*
 
   const bool large = kernel.large && T >= kernel.large_min_t;
   const bool batched = kernel.batched && T >= kernel.batched_min_t;
-  // 8-bit rows take the packed kernel only where no batched kernel would.
-  if ((wide || (f == ActFormat::kB32 && !batched)) && !large && isa >= Isa::kAvx512Vnni &&
+  // Below AMX sizes, prepared 32-block weights run the packed kernel: it
+  // streams the weights as they were packed at load, where the row-major and
+  // batched kernels unpack or repack them on every call.
+  if ((wide || f == ActFormat::kB32) && !large && isa >= Isa::kAvx512Vnni &&
       packed_matmul(w, T, wide, p))
     return;
 

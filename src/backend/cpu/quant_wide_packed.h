@@ -1,5 +1,5 @@
-// The 16-bit activation matmul on packed (f32act layout) 32-block weights,
-// used for decode-sized calls: see quant_wide_packed_avx512.cpp.
+// The 16-bit and 8-bit activation matmul on packed (f32act layout) 32-block
+// weights: see quant_wide_packed_avx512.cpp.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +11,7 @@ namespace tessera::cpu::detail {
 
 // One activation row: its high and low halves (permuted by
 // permute_even_odd for Q4 weights, in order for Q8_0), and the row's block
-// factors (ActB32Row).
+// factors (ActB32Row). An 8-bit row has its values in `hi` and no `lo`.
 struct WidePackedRow {
   const int8_t* hi;
   const int8_t* lo;
@@ -33,8 +33,9 @@ struct WidePackedProblem {
 // Computes out[t, 16 g + r] for t in [t0, t1), groups [g0, g1).
 using WidePackedRegion = void (*)(const WidePackedProblem& p, int64_t t0, int64_t t1, int64_t g0,
                                   int64_t g1);
-// nullptr for types other than Q4_0/Q4_1/Q8_0.
-WidePackedRegion wide_packed_region_avx512(DType type);
+// For 16-bit (wide) or 8-bit rows; nullptr for types other than
+// Q4_0/Q4_1/Q8_0.
+WidePackedRegion wide_packed_region_avx512(DType type, bool wide);
 
 // Within every run of 8 values, the 4 even-indexed ones, then the 4 odd.
 inline void permute_even_odd(const int8_t* src, int8_t* dst, int64_t K) {

@@ -1,11 +1,11 @@
-// Decode-sized calls (few activation rows) of the 16-bit activation matmul
-// for Q4_0/Q4_1/Q8_0, on the weights as the float path packs them (16 rows
-// interleaved along K, f32act_internal.h): one zmm holds 8 values of each of
-// 16 rows, so vpdpbusd against 4 broadcast activation bytes advances all 16
-// rows at once and every lane ends a block with that row's exact dot. No
-// reduction tree and no gathers: decode streams the weights at memory speed.
-// The float step per block is the canonical one of quant_internal.h, so the
-// bits equal the AMX, row-major VNNI and portable kernels'.
+// The 16-bit and 8-bit activation matmul for Q4_0/Q4_1/Q8_0 below AMX
+// sizes, on the weights as the float path packs them (16 rows interleaved
+// along K, f32act_internal.h): one zmm holds 8 values of each of 16 rows, so
+// vpdpbusd against 4 broadcast activation bytes advances all 16 rows at once
+// and every lane ends a block with that row's exact dot. No reduction tree
+// and no gathers: decode streams the weights at memory speed. The float step
+// per block is the canonical one of quant_internal.h, so the bits equal the
+// AMX, row-major VNNI and portable kernels'.
 #include "f32act_internal.h"
 #include "quant_avx512_common.h"
 #include "quant_wide_packed.h"
@@ -40,7 +40,7 @@ inline __m512i q8_rows_in_lanes(const uint8_t* p) {
 // the even elements, its high nibbles the odd ones, which is the order the
 // activations were permuted to (permute_even_odd). Q8_0 reads activations
 // in order.
-template <DType kType, int MT>
+template <DType kType, bool kWide, int MT>
 void groups_mt(const WidePackedProblem& p, int64_t t, int64_t g0, int64_t g1) {
   const Layout& L = p.L;
   const int64_t nb = L.units;
@@ -74,17 +74,20 @@ void groups_mt(const WidePackedProblem& p, int64_t t, int64_t g0, int64_t g1) {
       for (int i = 0; i < MT; ++i) {
         const WidePackedRow& a = p.rows[t + i];
         const int8_t* hi = a.hi + b * 32;
-        const int8_t* lo = a.lo + b * 32;
-        // Four independent dpbusd chains (integer sums: any order is exact).
+        // Independent dpbusd chains (integer sums: any order is exact).
         __m512i h0 = _mm512_setzero_si512(), h1 = h0, l0 = h0, l1 = h0;
         for (int z = 0; z < 8; z += 2) {
           h0 = _mm512_dpbusd_epi32(h0, wv[z], bcast4(hi + 4 * z));
           h1 = _mm512_dpbusd_epi32(h1, wv[z + 1], bcast4(hi + 4 * z + 4));
-          l0 = _mm512_dpbusd_epi32(l0, wv[z], bcast4(lo + 4 * z));
-          l1 = _mm512_dpbusd_epi32(l1, wv[z + 1], bcast4(lo + 4 * z + 4));
+          if constexpr (kWide) {
+            const int8_t* lo = a.lo + b * 32;
+            l0 = _mm512_dpbusd_epi32(l0, wv[z], bcast4(lo + 4 * z));
+            l1 = _mm512_dpbusd_epi32(l1, wv[z + 1], bcast4(lo + 4 * z + 4));
+          }
         }
-        __m512i dot = _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(h0, h1), 8),
-                                       _mm512_add_epi32(l0, l1));
+        __m512i dot = _mm512_add_epi32(h0, h1);
+        if constexpr (kWide)
+          dot = _mm512_add_epi32(_mm512_slli_epi32(dot, 8), _mm512_add_epi32(l0, l1));
         // Q4_0 weights are q - 8, Q8_0 ones entered as w + 128: the unsigned
         // dot is off by 8 (128) * sum(a).
         if constexpr (kType == DType::kQ4_0)
@@ -104,17 +107,17 @@ void groups_mt(const WidePackedProblem& p, int64_t t, int64_t g0, int64_t g1) {
   }
 }
 
-template <DType kType>
+template <DType kType, bool kWide>
 void region(const WidePackedProblem& p, int64_t t0, int64_t t1, int64_t g0, int64_t g1) {
   int64_t t = t0;
-  for (; t + 4 <= t1; t += 4) groups_mt<kType, 4>(p, t, g0, g1);
+  for (; t + 4 <= t1; t += 4) groups_mt<kType, kWide, 4>(p, t, g0, g1);
   switch (t1 - t) {
     case 3:
-      return groups_mt<kType, 3>(p, t, g0, g1);
+      return groups_mt<kType, kWide, 3>(p, t, g0, g1);
     case 2:
-      return groups_mt<kType, 2>(p, t, g0, g1);
+      return groups_mt<kType, kWide, 2>(p, t, g0, g1);
     case 1:
-      return groups_mt<kType, 1>(p, t, g0, g1);
+      return groups_mt<kType, kWide, 1>(p, t, g0, g1);
     default:
       return;
   }
@@ -122,14 +125,14 @@ void region(const WidePackedProblem& p, int64_t t0, int64_t t1, int64_t g0, int6
 
 }  // namespace
 
-WidePackedRegion wide_packed_region_avx512(DType type) {
+WidePackedRegion wide_packed_region_avx512(DType type, bool wide) {
   switch (type) {
     case DType::kQ4_0:
-      return region<DType::kQ4_0>;
+      return wide ? region<DType::kQ4_0, true> : region<DType::kQ4_0, false>;
     case DType::kQ4_1:
-      return region<DType::kQ4_1>;
+      return wide ? region<DType::kQ4_1, true> : region<DType::kQ4_1, false>;
     case DType::kQ8_0:
-      return region<DType::kQ8_0>;
+      return wide ? region<DType::kQ8_0, true> : region<DType::kQ8_0, false>;
     default:
       return nullptr;
   }
