@@ -86,7 +86,7 @@ int main() {
   }
   std::printf("# FMA ceilings, one core, best of 15\nmachine: %s; date %s\n\n",
               tessera::bench::cpu_name().c_str(), tessera::bench::today().c_str());
-  std::printf("| loop | GFLOP/s |\n|---|---:|\n");
+  std::printf("| loop | GFLOP/s (int8: Gop/s) |\n|---|---:|\n");
   row<8, Operand::kRegister>("8 chains, register operand");
   row<12, Operand::kRegister>("12 chains, register operand");
   row<8, Operand::kBroadcast>("8 chains, broadcast from memory");
