@@ -356,12 +356,13 @@ TEST_P(QuantMatmul, BadRowStaysInItsRow) {
 
 INSTANTIATE_TEST_SUITE_P(AllTypesAllIsas, QuantMatmul, testing::ValuesIn(all_cases()), case_name);
 
-// With 16-bit and 8-bit activations, decode-sized calls on prepared weights
-// run a kernel on the packed layout: the same bits as the row-major kernels
-// (few rows), the batched and AMX ones (many rows) and the portable reference.
+// With 16-bit and 8-bit activations, calls on prepared weights below AMX
+// sizes run a kernel on the packed layout: the same bits as the row-major and
+// batched kernels on unprepared weights, AMX (many rows) and the portable
+// reference.
 class QuantMatmulPacked : public testing::TestWithParam<cpu::ActivationPrecision> {};
 
-TEST_P(QuantMatmulPacked, DecodeMatchesEveryOtherKernel) {
+TEST_P(QuantMatmulPacked, MatchesEveryOtherKernel) {
   const cpu::ActivationPrecision precision = GetParam();
   const int64_t K = 18 * 32, T = 40;
   for (DType type : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0}) {

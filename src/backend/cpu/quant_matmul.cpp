@@ -207,7 +207,6 @@ void matmul(const float* x, int64_t T, int64_t x_stride, const Tensor& w, float*
   }
 
   const bool large = kernel.large && T >= kernel.large_min_t;
-  const bool batched = kernel.batched && T >= kernel.batched_min_t;
   // Below AMX sizes, prepared 32-block weights run the packed kernel: it
   // streams the weights as they were packed at load, where the row-major and
   // batched kernels unpack or repack them on every call.
@@ -237,7 +236,7 @@ void matmul(const float* x, int64_t T, int64_t x_stride, const Tensor& w, float*
       });
       p.tiles = base;
     }
-  } else if (batched) {
+  } else if (kernel.batched && T >= kernel.batched_min_t) {
     fn = kernel.batched;
     nt = kernel.batched_nt;
     mt = std::max<int64_t>(kernel.batched_min_t, 64);
