@@ -2,9 +2,14 @@
 // heads, 3 KV heads, head_dim 64, blocks of 16), one layer: a decode step
 // of 64 sequences at a context of 192 (the middle of a 128-in / 128-out
 // run) and a 128-token prefill. Prints the best time per call of each
-// family this CPU runs, for F32 and F16 caches, at the default thread count.
+// family this CPU runs, for F32 and F16 caches, at the default thread count:
+// once on one layer's cache (it stays in the last-level cache between
+// calls) and once per layer of a model's 30 (each call reads its cache from
+// memory, blocks shuffled as a running server leaves them), with the cache
+// bytes that call reads per second.
 //
 //   bench_attention_cpu [--reps N]
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -23,22 +28,32 @@ namespace {
 
 constexpr int kHeads = 9, kKvHeads = 3, kHeadDim = 64, kBlock = 16;
 
+constexpr int kModelLayers = 30;
+
 struct Batch {
   int seqs, queries, ctx;  // every sequence: `queries` trailing tokens of `ctx`
   const char* name;
 };
 
-double best_seconds(Backend& be, const Batch& b, DType kv, int reps) {
+struct Timing {
+  double seconds;  // per call (per layer)
+  double bytes;    // of cache read per call
+};
+
+Timing best_seconds(Backend& be, const Batch& b, DType kv, int layers, int reps) {
   const int blocks_per_seq = (b.ctx + kBlock - 1) / kBlock, T = b.seqs * b.queries;
   const int64_t num_blocks = int64_t(b.seqs) * blocks_per_seq;
-  KvLayer cache{Tensor::empty(kv, {num_blocks, kKvHeads, kBlock, kHeadDim}),
-                Tensor::empty(kv, {num_blocks, kKvHeads, kBlock, kHeadDim})};
   // Small random values in whatever type the cache holds (their bytes as
   // 16-bit halves are finite too).
   std::mt19937 rng(1);
-  for (Tensor* t : {&cache.k, &cache.v}) {
-    auto* p = static_cast<uint16_t*>(t->data());
-    for (size_t i = 0; i < t->nbytes() / 2; ++i) p[i] = uint16_t(0x3000 + rng() % 0x0800);
+  std::vector<KvLayer> caches;
+  for (int l = 0; l < layers; ++l) {
+    caches.push_back({Tensor::empty(kv, {num_blocks, kKvHeads, kBlock, kHeadDim}),
+                      Tensor::empty(kv, {num_blocks, kKvHeads, kBlock, kHeadDim})});
+    for (Tensor* t : {&caches.back().k, &caches.back().v}) {
+      auto* p = static_cast<uint16_t*>(t->data());
+      for (size_t i = 0; i < t->nbytes() / 2; ++i) p[i] = uint16_t(0x3000 + rng() % 0x0800);
+    }
   }
   Tensor q = Tensor::empty(DType::kF32, {T, kHeads * kHeadDim});
   Tensor out = Tensor::empty(DType::kF32, {T, kHeads * kHeadDim});
@@ -47,6 +62,7 @@ double best_seconds(Backend& be, const Batch& b, DType kv, int reps) {
   std::vector<int32_t> tables(static_cast<size_t>(num_blocks));
   std::vector<int32_t> ctx(static_cast<size_t>(b.seqs), b.ctx), qstart;
   std::iota(tables.begin(), tables.end(), 0);
+  if (layers > 1) std::shuffle(tables.begin(), tables.end(), rng);
   for (int s = 0; s <= b.seqs; ++s) qstart.push_back(s * b.queries);
   AttentionMeta meta;
   meta.num_seqs = b.seqs;
@@ -56,14 +72,21 @@ double best_seconds(Backend& be, const Batch& b, DType kv, int reps) {
   meta.block_tables = tables.data();
   meta.max_blocks_per_seq = blocks_per_seq;
   const float scale = 1.0f / std::sqrt(float(kHeadDim));
-  be.paged_attention(q, cache, meta, kHeads, kKvHeads, scale, out);  // warm-up
+  auto all_layers = [&] {
+    for (const KvLayer& cache : caches)
+      be.paged_attention(q, cache, meta, kHeads, kKvHeads, scale, out);
+  };
+  all_layers();  // warm-up
   double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
+  for (int r = 0; r < (layers > 1 ? std::max(1, reps / 5) : reps); ++r) {
     const auto t0 = std::chrono::steady_clock::now();
-    be.paged_attention(q, cache, meta, kHeads, kKvHeads, scale, out);
-    best = std::min(best, bench::seconds_since(t0));
+    all_layers();
+    best = std::min(best, bench::seconds_since(t0) / layers);
   }
-  return best;
+  // Each sequence's keys and values come from memory once (a prompt's
+  // queries share them through the caches).
+  const double rows = double(b.seqs) * b.ctx * 2 * kKvHeads;
+  return {best, rows * double(row_bytes(kv, kHeadDim))};
 }
 
 }  // namespace
@@ -78,13 +101,18 @@ int main(int argc, char** argv) {
   const Batch batches[] = {{64, 1, 192, "decode 64 x ctx 192"}, {1, 128, 128, "prefill 128"}};
   auto be = make_cpu_backend();
   const std::string saved = cpu::kernel_isa();
-  std::printf("%-12s %-20s %-4s %10s\n", "isa", "batch", "kv", "us/call");
+  std::printf("%-12s %-20s %-4s %-6s %10s %8s\n", "isa", "batch", "kv", "cache", "us/call",
+              "GB/s");
   for (const std::string& isa : cpu::supported_kernel_isas()) {
     cpu::set_kernel_isa(isa);
     for (const Batch& b : batches)
       for (DType kv : {DType::kF32, DType::kF16})
-        std::printf("%-12s %-20s %-4s %10.1f\n", isa.c_str(), b.name,
-                    std::string(dtype_name(kv)).c_str(), best_seconds(*be, b, kv, reps) * 1e6);
+        for (int layers : {1, kModelLayers}) {
+          const Timing t = best_seconds(*be, b, kv, layers, reps);
+          std::printf("%-12s %-20s %-4s %-6s %10.1f %8.1f\n", isa.c_str(), b.name,
+                      std::string(dtype_name(kv)).c_str(), layers > 1 ? "memory" : "warm",
+                      t.seconds * 1e6, t.bytes / t.seconds / 1e9);
+        }
   }
   cpu::set_kernel_isa(saved);
 }

@@ -56,25 +56,29 @@ template <DType kT, int C>  // head_dim / 8
 void scores_of(const HeadGroupTask& t, float* scores) {
   const int n = t.n_keys;
   const __m256 scale = _mm256_set1_ps(t.scale);
-  for (int h = 0; h < t.group; ++h) {
-    const float* q = t.q + h * C * 8;
-    float* sc = scores + size_t(h) * n;
-    RowWalk keys(t, t.k_base);
-    for (int j0 = 0; j0 < n; j0 += 8) {
-      const int nj = std::min(8, n - j0);
+  RowWalk keys(t, t.k_base);
+  // 8 keys at a time for every head of the group: each key row comes from
+  // memory once and stays in L1 for the other heads.
+  for (int j0 = 0; j0 < n; j0 += 8) {
+    const int nj = std::min(8, n - j0);
+    const uint8_t* rows[8];
+    for (int jj = 0; jj < nj; ++jj) rows[jj] = keys.next();
+    for (int h = 0; h < t.group; ++h) {
+      const float* q = t.q + h * C * 8;
       __m256 acc[8];
       for (int jj = 0; jj < 8; ++jj) {
         if (jj >= nj) {
           acc[jj] = _mm256_setzero_ps();
           continue;
         }
-        const uint8_t* key = keys.next();
+        const uint8_t* key = rows[jj];
         __m256 a = _mm256_mul_ps(_mm256_loadu_ps(q), load8<kT>(key));
         for (int c = 1; c < C; ++c)
           a = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * c), load8<kT>(key + kStep<kT> * c), a);
         acc[jj] = a;
       }
       const __m256 s = _mm256_mul_ps(sum_lanes8(acc), scale);
+      float* sc = scores + size_t(h) * n;
       if (nj == 8)
         _mm256_storeu_ps(sc + j0, s);
       else
@@ -144,6 +148,8 @@ void weighted_values(const HeadGroupTask& t, const float* scores, const float* i
 // accumulators); a lone head takes 64 dims, for 8 independent fma chains.
 template <DType kT, int C>
 void attend(const HeadGroupTask& t, float* scores) {
+  RowWalk(t, t.k_base).prefetch_start();
+  RowWalk(t, t.v_base).prefetch_start();
   scores_of<kT, C>(t, scores);
   float inv[64];
   for (int h = 0; h < t.group; ++h)

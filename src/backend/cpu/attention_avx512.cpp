@@ -63,26 +63,28 @@ template <DType kT, int C>  // head_dim / 16
 void scores_of(const HeadGroupTask& t, float* scores) {
   const int n = t.n_keys;
   const __m512 scale = _mm512_set1_ps(t.scale);
-  for (int h = 0; h < t.group; ++h) {
-    __m512 q[C];
-    for (int c = 0; c < C; ++c) q[c] = _mm512_loadu_ps(t.q + h * C * 16 + c * 16);
-    float* sc = scores + size_t(h) * n;
-    RowWalk keys(t, t.k_base);
-    for (int j0 = 0; j0 < n; j0 += 16) {
-      const int nj = std::min(16, n - j0);
+  constexpr int kStep = 16 * (kT == DType::kF32 ? 4 : 2);  // bytes per 16 elements
+  RowWalk keys(t, t.k_base);
+  // 16 keys at a time for every head of the group, so each key row is read
+  // from memory once and stays in L1 for the other heads.
+  for (int j0 = 0; j0 < n; j0 += 16) {
+    const int nj = std::min(16, n - j0);
+    const uint8_t* rows[16];
+    for (int jj = 0; jj < nj; ++jj) rows[jj] = keys.next();
+    for (int h = 0; h < t.group; ++h) {
+      __m512 q[C];
+      for (int c = 0; c < C; ++c) q[c] = _mm512_loadu_ps(t.q + h * C * 16 + c * 16);
       __m512 acc[16];
       for (int jj = 0; jj < 16; ++jj) {
         if (jj >= nj) {
           acc[jj] = _mm512_setzero_ps();
           continue;
         }
-        const uint8_t* key = keys.next();
-        constexpr int kStep = 16 * (kT == DType::kF32 ? 4 : 2);  // bytes per 16 elements
-        __m512 a = _mm512_mul_ps(q[0], load16<kT>(key));
-        for (int c = 1; c < C; ++c) a = _mm512_fmadd_ps(q[c], load16<kT>(key + kStep * c), a);
+        __m512 a = _mm512_mul_ps(q[0], load16<kT>(rows[jj]));
+        for (int c = 1; c < C; ++c) a = _mm512_fmadd_ps(q[c], load16<kT>(rows[jj] + kStep * c), a);
         acc[jj] = a;
       }
-      _mm512_mask_storeu_ps(sc + j0, __mmask16((1u << nj) - 1),
+      _mm512_mask_storeu_ps(scores + size_t(h) * n + j0, __mmask16((1u << nj) - 1),
                             _mm512_mul_ps(sum_lanes16(acc), scale));
     }
   }
@@ -133,6 +135,8 @@ void weighted_values(const HeadGroupTask& t, const float* scores, const float* i
 template <DType kT, int C>
 void attend(const HeadGroupTask& t, float* scores) {
   constexpr int kHeads = 16 / C;  // accumulators stay within 16 registers
+  RowWalk(t, t.k_base).prefetch_start();
+  RowWalk(t, t.v_base).prefetch_start();
   scores_of<kT, C>(t, scores);
   float inv[64];
   for (int h = 0; h < t.group; ++h)

@@ -4,6 +4,7 @@
 // else is in the batch, so results never depend on batching or chunking.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -26,27 +27,49 @@ struct HeadGroupTask {
 };
 
 // Walks one cache's rows for keys 0, 1, 2, ... in order: a table lookup per
-// block, no division per key (the block size is a run-time value).
+// block, no division per key (the block size is a run-time value). Blocks
+// lie anywhere in the pool, so the hardware prefetchers lose the stream at
+// every block boundary; each row fetched also prefetches the same row of the
+// block kAhead blocks on, which keeps memory requests in flight (decode
+// attention over scattered blocks is bound by memory latency otherwise:
+// bench_attention_cpu, cache in memory).
 class RowWalk {
  public:
   RowWalk(const HeadGroupTask& t, const uint8_t* base)
       : t_(t),
         base_(base),
         block_bytes_(t.block_stride * size_t(t.elem_bytes)),
-        row_bytes_(size_t(t.head_dim) * size_t(t.elem_bytes)) {}
+        row_bytes_(size_t(t.head_dim) * size_t(t.elem_bytes)),
+        n_blocks_((t.n_keys + t.block_size - 1) / t.block_size) {}
   const uint8_t* next() {
     if (in_ == t_.block_size || !block_) {
       block_ = base_ + size_t(t_.table[blk_++]) * block_bytes_;
+      const int ahead = blk_ - 1 + kAhead;
+      ahead_ = ahead < n_blocks_ ? base_ + size_t(t_.table[ahead]) * block_bytes_ : nullptr;
       in_ = 0;
     }
-    return block_ + size_t(in_++) * row_bytes_;
+    const size_t offset = size_t(in_++) * row_bytes_;
+    if (ahead_)
+      for (size_t b = 0; b < row_bytes_; b += 64) __builtin_prefetch(ahead_ + offset + b);
+    return block_ + offset;
+  }
+  // Prefetches the rows of the first blocks, which next() does not.
+  void prefetch_start() const {
+    for (int blk = 0; blk < std::min(kAhead, n_blocks_); ++blk) {
+      const uint8_t* p = base_ + size_t(t_.table[blk]) * block_bytes_;
+      const size_t n = size_t(std::min(t_.block_size, t_.n_keys - blk * t_.block_size)) * row_bytes_;
+      for (size_t b = 0; b < n; b += 64) __builtin_prefetch(p + b);
+    }
   }
 
  private:
+  static constexpr int kAhead = 2;  // blocks prefetched ahead of the walk
   const HeadGroupTask& t_;
   const uint8_t* base_;
   size_t block_bytes_, row_bytes_;
+  int n_blocks_;
   const uint8_t* block_ = nullptr;
+  const uint8_t* ahead_ = nullptr;
   int blk_ = 0, in_ = 0;
 };
 
