@@ -46,15 +46,19 @@ Timing best_seconds(Backend& be, const Batch& b, DType kv, int layers, int reps)
   // Small random values in whatever type the cache holds (their bytes as
   // 16-bit halves are finite too).
   std::mt19937 rng(1);
-  std::vector<KvLayer> caches;
-  for (int l = 0; l < layers; ++l) {
-    caches.push_back({Tensor::empty(kv, {num_blocks, kKvHeads, kBlock, kHeadDim}),
-                      Tensor::empty(kv, {num_blocks, kKvHeads, kBlock, kHeadDim})});
-    for (Tensor* t : {&caches.back().k, &caches.back().v}) {
+  KvCacheShape shape;  // allocated as the engine does
+  shape.num_layers = layers;
+  shape.num_blocks = int(num_blocks);
+  shape.block_size = kBlock;
+  shape.num_kv_heads = kKvHeads;
+  shape.head_dim = kHeadDim;
+  shape.dtype = kv;
+  std::vector<KvLayer> caches = be.alloc_kv_cache(shape);
+  for (KvLayer& layer : caches)
+    for (Tensor* t : {&layer.k, &layer.v}) {
       auto* p = static_cast<uint16_t*>(t->data());
       for (size_t i = 0; i < t->nbytes() / 2; ++i) p[i] = uint16_t(0x3000 + rng() % 0x0800);
     }
-  }
   Tensor q = Tensor::empty(DType::kF32, {T, kHeads * kHeadDim});
   Tensor out = Tensor::empty(DType::kF32, {T, kHeads * kHeadDim});
   std::normal_distribution<float> nd(0.0f, 1.0f);

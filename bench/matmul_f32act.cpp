@@ -5,7 +5,8 @@
 // kernel family and thread count it prints per-shape time, GFLOP/s and
 // weight GB/s at T=1 (decode) and T=512 (prompt), then the whole-model
 // matmul estimate: 30 layers of distinct weights (so decode streams ~96 MB
-// from memory like the real model) plus the head. All weights sit on 2 MiB
+// from memory like the real model) plus the head, for one sequence and for a
+// decode step of 64 sequences. All weights sit on 2 MiB
 // pages (the packed f32 copies always do), so neither side pays TLB misses
 // the other does not.
 //
@@ -160,8 +161,26 @@ int main(int argc, char** argv) {
             tessera::cpu::matmul(x.data(), 1, kShapes[si].K, layer[si], out.data(), kShapes[si].N);
         tessera::cpu::matmul(x.data(), 1, 576, head, out.data(), 49152);
       });
+      // A decode step of a 64-sequence batch: every layer and the head at T=64.
+      constexpr int64_t kBatch = 64;
+      const std::vector<Timing> batched = best_times(precisions, std::max(3, reps), 0.5, [&] {
+        for (const auto& layer : layers)
+          for (size_t si = 0; si < layer.size(); ++si)
+            tessera::cpu::matmul(x.data(), kBatch, kShapes[si].K, layer[si], out.data(),
+                                 kShapes[si].N);
+        tessera::cpu::matmul(x.data(), kBatch, 576, head, out.data(), 49152);
+      });
+      double step_flops = 2.0 * kBatch * 576 * 49152;
+      for (size_t si = 0; si < std::size(kShapes); ++si)
+        if (!kShapes[si].head)
+          step_flops += 2.0 * kLayers * kBatch * double(kShapes[si].N) * double(kShapes[si].K);
       for (size_t i = 0; i < np; ++i) {
         const char* act = precision_name(precisions[i]);
+        std::printf(
+            "%-12s %-3d %-4s => decode step of %ld sequences (30 layers + head at T=%ld): %.2f ms = "
+            "%.0f tok/s, %.1f GFLOP/s\n",
+            isa.c_str(), threads, act, long(kBatch), long(kBatch), batched[i].wall * 1e3,
+            double(kBatch) / batched[i].wall, step_flops / batched[i].wall * 1e-9);
         const double prompt = kLayers * layer_time[np + i].wall + head_time[i].wall;
         const double prompt_cpu = kLayers * layer_time[np + i].cpu + head_time[i].cpu;
         std::printf(

@@ -1,7 +1,8 @@
 // The CPU elementwise kernels of every kernel family this CPU runs, against
 // float64: the vector exp (softmax, SiLU) over the float range, SiLU * up,
 // and RMS norm; each element's result is the same whatever the row count,
-// and RMS norm is bit-identical across families.
+// and RMS norm is bit-identical across families. The F16 conversion of the
+// KV cache against the scalar one.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "isa_scope.h"
 #include "tessera/backend/backend.h"
 #include "tessera/backend/quant.h"
+#include "tessera/core/half.h"
 
 namespace tessera {
 namespace {
@@ -100,6 +102,42 @@ TEST_P(CpuVecMath, SiluMulMatchesFloat64AndIgnoresRowCount) {
       std::memcpy(u1.data(), u.row_ptr(r), size_t(n) * 4);
       be->silu_mul(g1, u1, o1);
       EXPECT_EQ(0, std::memcmp(o1.data(), out.row_ptr(r), size_t(n) * 4)) << "n " << n;
+    }
+  }
+}
+
+// The KV cache's F16 conversion: f32_to_fp16's bits for every value (round
+// to nearest even, half subnormals, overflow to infinity), whatever the row
+// length; a NaN stays a NaN.
+TEST_P(CpuVecMath, ToFp16MatchesScalarConversion) {
+  std::mt19937 rng(11);
+  std::vector<float> x;
+  for (int e = -30; e <= 17; ++e)  // every half exponent and beyond, both signs
+    for (int i = 0; i < 64; ++i)
+      x.push_back(std::ldexp(std::uniform_real_distribution<float>(1.0f, 2.0f)(rng), e) *
+                  (i % 2 ? -1.0f : 1.0f));
+  for (uint32_t h = 0; h < 0x7c00u; h += 37) {  // halfway between neighbouring halves
+    const float lo = fp16_to_f32(uint16_t(h)), hi = fp16_to_f32(uint16_t(h + 1));
+    x.push_back(lo + (hi - lo) / 2);
+  }
+  for (float v : {0.0f, -0.0f, 65504.0f, 65519.0f, 65520.0f, 1e-8f, 2.98e-8f, 2.99e-8f,
+                  std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                  std::numeric_limits<float>::denorm_min()})
+    x.push_back(v);
+  x.push_back(std::numeric_limits<float>::quiet_NaN());
+  for (int n : {1, 7, 8, 9, 15, 16, 17, 31, 64, int(x.size())}) {
+    std::vector<uint16_t> got(size_t(n) + 1, 0xABCD);
+    for (size_t start = 0; start + size_t(n) <= x.size(); start += size_t(n)) {
+      ops().to_fp16(x.data() + start, got.data(), n);
+      for (int i = 0; i < n; ++i) {
+        const float v = x[start + size_t(i)];
+        if (std::isnan(v)) {
+          EXPECT_TRUE(std::isnan(fp16_to_f32(got[size_t(i)])));
+          continue;
+        }
+        ASSERT_EQ(got[size_t(i)], f32_to_fp16(v)) << "value " << v << " n " << n;
+      }
+      ASSERT_EQ(got[size_t(n)], 0xABCD) << "wrote past the row, n " << n;
     }
   }
 }

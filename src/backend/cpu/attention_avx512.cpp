@@ -71,6 +71,16 @@ void scores_of(const HeadGroupTask& t, float* scores) {
     const int nj = std::min(16, n - j0);
     const uint8_t* rows[16];
     for (int jj = 0; jj < nj; ++jj) rows[jj] = keys.next();
+    // 16-bit rows are widened once (exactly) for all the heads.
+    alignas(64) float wide[kT == DType::kF32 ? 1 : 16 * C * 16];
+    if constexpr (kT != DType::kF32)
+      for (int jj = 0; jj < nj; ++jj) {
+        for (int c = 0; c < C; ++c)
+          _mm512_store_ps(wide + (jj * C + c) * 16, load16<kT>(rows[jj] + kStep * c));
+        rows[jj] = reinterpret_cast<const uint8_t*>(wide + jj * C * 16);
+      }
+    constexpr DType kRowType = kT == DType::kF32 ? kT : DType::kF32;
+    constexpr int kRowStep = 64;  // bytes per 16 floats
     for (int h = 0; h < t.group; ++h) {
       __m512 q[C];
       for (int c = 0; c < C; ++c) q[c] = _mm512_loadu_ps(t.q + h * C * 16 + c * 16);
@@ -80,8 +90,9 @@ void scores_of(const HeadGroupTask& t, float* scores) {
           acc[jj] = _mm512_setzero_ps();
           continue;
         }
-        __m512 a = _mm512_mul_ps(q[0], load16<kT>(rows[jj]));
-        for (int c = 1; c < C; ++c) a = _mm512_fmadd_ps(q[c], load16<kT>(rows[jj] + kStep * c), a);
+        __m512 a = _mm512_mul_ps(q[0], load16<kRowType>(rows[jj]));
+        for (int c = 1; c < C; ++c)
+          a = _mm512_fmadd_ps(q[c], load16<kRowType>(rows[jj] + kRowStep * c), a);
         acc[jj] = a;
       }
       _mm512_mask_storeu_ps(scores + size_t(h) * n + j0, __mmask16((1u << nj) - 1),

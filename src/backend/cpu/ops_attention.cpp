@@ -11,6 +11,7 @@
 
 #include "attention_internal.h"
 #include "ops_kernels.h"
+#include "ops_vec.h"
 #include "ops_vec_math.h"
 #include "quant_internal.h"
 #include "tessera/core/error.h"
@@ -107,14 +108,15 @@ void write_kv(const Tensor& k, const Tensor& v, const AttentionMeta& meta, KvLay
   const size_t elem = type == DType::kF32 ? 4 : 2;
   const int64_t num_slots = cache.k.dim(0) * block_size;
   // One cache row (head_dim elements) from floats, in the cache's type.
+  const auto to_fp16 = detail::row_ops(detail::kernel_family()).to_fp16;
   auto store = [&](const float* src, uint8_t* dst) {
-    if (type == DType::kF32) {
-      std::memcpy(dst, src, size_t(head_dim) * sizeof(float));
-      return;
-    }
     auto* h = reinterpret_cast<uint16_t*>(dst);
-    for (int64_t i = 0; i < head_dim; ++i)
-      h[i] = type == DType::kF16 ? f32_to_fp16(src[i]) : f32_to_bf16(src[i]);
+    if (type == DType::kF32)
+      std::memcpy(dst, src, size_t(head_dim) * sizeof(float));
+    else if (type == DType::kF16)
+      to_fp16(src, h, head_dim);
+    else
+      for (int64_t i = 0; i < head_dim; ++i) h[i] = f32_to_bf16(src[i]);
   };
   auto* kc = static_cast<uint8_t*>(cache.k.data());
   auto* vc = static_cast<uint8_t*>(cache.v.data());

@@ -7,6 +7,7 @@
 #include "quant_internal.h"
 #include "tessera/backend/quant.h"
 #include "tessera/core/error.h"
+#include "tessera/core/half.h"
 #include "tessera/core/parallel.h"
 
 namespace tessera::cpu {
@@ -25,12 +26,16 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void add_row(float*
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
+void to_fp16_row(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f32_to_fp16(x[i]);
+}
+
 }  // namespace
 
 detail::RowOps detail::row_ops(int family) {
   if (family >= 2) return row_ops_avx512();
   if (family == 1) return row_ops_avx2();
-  return {exp_row, silu_mul_row};
+  return {exp_row, silu_mul_row, to_fp16_row};
 }
 
 void embedding(const Tensor& table, const Tensor& ids, Tensor& out) {

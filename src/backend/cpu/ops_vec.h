@@ -14,6 +14,9 @@ struct RowOps {
   void (*exp)(const float* x, float* y, int64_t n);
   // o = (g * sigmoid(g)) * u, rounded as transformers computes it.
   void (*silu_mul)(const float* g, const float* u, float* o, int64_t n);
+  // y = x as IEEE half, rounded to nearest even (f32_to_fp16's bits; a NaN
+  // stays a NaN).
+  void (*to_fp16)(const float* x, uint16_t* y, int64_t n);
 };
 
 RowOps row_ops_avx2();

@@ -42,8 +42,23 @@ void silu_mul_row(const float* g, const float* u, float* o, int64_t n) {
   });
 }
 
+void to_fp16_row(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  if (i < n) {  // the tail through the same instruction
+    alignas(32) float in[8] = {};
+    alignas(16) uint16_t out[8];
+    for (int64_t j = i; j < n; ++j) in[j - i] = x[j];
+    _mm_store_si128(reinterpret_cast<__m128i*>(out),
+                    _mm256_cvtps_ph(_mm256_load_ps(in), _MM_FROUND_TO_NEAREST_INT));
+    for (int64_t j = i; j < n; ++j) y[j] = out[j - i];
+  }
+}
+
 }  // namespace
 
-RowOps row_ops_avx2() { return {exp_row, silu_mul_row}; }
+RowOps row_ops_avx2() { return {exp_row, silu_mul_row, to_fp16_row}; }
 
 }  // namespace tessera::cpu::detail

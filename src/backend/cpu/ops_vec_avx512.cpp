@@ -30,8 +30,15 @@ void silu_mul_row(const float* g, const float* u, float* o, int64_t n) {
   });
 }
 
+void to_fp16_row(const float* x, uint16_t* y, int64_t n) {
+  each16(n, [&](int64_t i, __mmask16 m) {
+    const __m256i h = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm256_mask_storeu_epi16(y + i, m, h);
+  });
+}
+
 }  // namespace
 
-RowOps row_ops_avx512() { return {exp_row, silu_mul_row}; }
+RowOps row_ops_avx512() { return {exp_row, silu_mul_row, to_fp16_row}; }
 
 }  // namespace tessera::cpu::detail
