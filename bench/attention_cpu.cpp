@@ -105,8 +105,7 @@ int main(int argc, char** argv) {
   const Batch batches[] = {{64, 1, 192, "decode 64 x ctx 192"}, {1, 128, 128, "prefill 128"}};
   auto be = make_cpu_backend();
   const std::string saved = cpu::kernel_isa();
-  std::printf("%-12s %-20s %-4s %-6s %10s %8s\n", "isa", "batch", "kv", "cache", "us/call",
-              "GB/s");
+  std::printf("%-12s %-20s %-4s %-6s %10s %8s\n", "isa", "batch", "kv", "cache", "us/call", "GB/s");
   for (const std::string& isa : cpu::supported_kernel_isas()) {
     cpu::set_kernel_isa(isa);
     for (const Batch& b : batches)

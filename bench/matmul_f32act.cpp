@@ -177,7 +177,8 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < np; ++i) {
         const char* act = precision_name(precisions[i]);
         std::printf(
-            "%-12s %-3d %-4s => decode step of %ld sequences (30 layers + head at T=%ld): %.2f ms = "
+            "%-12s %-3d %-4s => decode step of %ld sequences (30 layers + head at T=%ld): %.2f ms "
+            "= "
             "%.0f tok/s, %.1f GFLOP/s\n",
             isa.c_str(), threads, act, long(kBatch), long(kBatch), batched[i].wall * 1e3,
             double(kBatch) / batched[i].wall, step_flops / batched[i].wall * 1e-9);

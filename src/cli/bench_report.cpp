@@ -6,6 +6,7 @@
 #include <ctime>
 #include <fstream>
 
+#include "tessera/backend/quant.h"
 #include "tessera/core/parallel.h"
 
 namespace tessera::cli {
@@ -31,8 +32,19 @@ std::string today() {
 void print_throughput_table(const EngineConfig& config, const std::string& workload,
                             const std::vector<std::pair<std::string, ThroughputFigures>>& rows,
                             const EngineStats& stats, const std::optional<RooflineInputs>& roof) {
-  std::printf("tessera bench throughput: %s on %s, %s activations\n", config.model.c_str(),
-              config.device.c_str(), std::string(dtype_name(resolve_dtype(config))).c_str());
+  std::string precision = fmt::format("{} activations", dtype_name(resolve_dtype(config)));
+  if (config.device == "cpu") {
+    // The CPU computes in float32; what sets its speed is the matmul
+    // precision (--cpu-activations) and the cache type.
+    const cpu::ActivationPrecision p = cpu::activation_precision();
+    precision = fmt::format("{} matmul activations, {} KV cache",
+                            p == cpu::ActivationPrecision::kInt8    ? "int8"
+                            : p == cpu::ActivationPrecision::kInt16 ? "int16"
+                                                                    : "f32",
+                            config.kv_cache_dtype == "auto" ? "f32" : config.kv_cache_dtype);
+  }
+  std::printf("tessera bench throughput: %s on %s, %s\n", config.model.c_str(),
+              config.device.c_str(), precision.c_str());
   std::printf("machine: %s; date %s\n", machine_description().c_str(), today().c_str());
   if (roof)
     std::printf(

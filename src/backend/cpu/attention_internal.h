@@ -57,7 +57,8 @@ class RowWalk {
   void prefetch_start() const {
     for (int blk = 0; blk < std::min(kAhead, n_blocks_); ++blk) {
       const uint8_t* p = base_ + size_t(t_.table[blk]) * block_bytes_;
-      const size_t n = size_t(std::min(t_.block_size, t_.n_keys - blk * t_.block_size)) * row_bytes_;
+      const size_t n =
+          size_t(std::min(t_.block_size, t_.n_keys - blk * t_.block_size)) * row_bytes_;
       for (size_t b = 0; b < n; b += 64) __builtin_prefetch(p + b);
     }
   }
