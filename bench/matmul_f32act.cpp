@@ -3,7 +3,8 @@
 // Q8_0 output head) with random weights: f32 (the default float-activation
 // kernels over prepared weights) and int8 (8-bit activations). For each
 // kernel family and thread count it prints per-shape time, GFLOP/s and
-// weight GB/s at T=1 (decode) and T=512 (prompt), then the whole-model
+// weight GB/s at T=1 (decode), T=64 (a decode step of 64 sequences) and
+// T=512 (prompt), then the whole-model
 // matmul estimate: 30 layers of distinct weights (so decode streams ~96 MB
 // from memory like the real model) plus the head, for one sequence and for a
 // decode step of 64 sequences. All weights sit on 2 MiB
@@ -131,11 +132,13 @@ int main(int argc, char** argv) {
     for (int threads : thread_counts) {
       tessera::set_num_threads(threads);
       std::vector<Timing> layer_time(np * 2, {0, 0}), head_time(np * 2, {0, 0});
-      for (int ti = 0; ti < 2; ++ti) {
-        const int64_t T = ti == 0 ? 1 : kPrompt;
+      for (const int64_t T : {int64_t(1), int64_t(64), kPrompt}) {
+        const int ti = T == 1 ? 0 : 1;  // the sums below: decode (T=1) and prompt
         for (size_t si = 0; si < std::size(kShapes); ++si) {
           const Shape& s = kShapes[si];
-          if (s.head && T > 1) continue;  // logits are needed for the last prompt token only
+          // A prompt needs logits for its last token only; a 64-sequence
+          // decode step for every row.
+          if (s.head && T == kPrompt) continue;
           const Tensor& w = s.head ? head : layers[0][si];
           const int r = T == 1 ? reps * 20 : reps;
           const std::vector<Timing> t = best_times(precisions, r, T == 1 ? 0.05 : 0.2, [&] {
@@ -147,6 +150,7 @@ int main(int argc, char** argv) {
           for (size_t i = 0; i < np; ++i) {
             std::printf(" %12.1f %11.1f %12.1f %10.1f", t[i].wall * 1e6, t[i].cpu * 1e6,
                         flops / t[i].wall * 1e-9, double(w.nbytes()) / t[i].wall * 1e-9);
+            if (T == 64) continue;
             Timing& sum = (s.head ? head_time : layer_time)[np * ti + i];
             sum.wall += t[i].wall;
             sum.cpu += t[i].cpu;

@@ -6,6 +6,8 @@
 // and no gathers: decode streams the weights at memory speed. The float step
 // per block is the canonical one of quant_internal.h, so the bits equal the
 // AMX, row-major VNNI and portable kernels'.
+#include <algorithm>
+
 #include "f32act_internal.h"
 #include "quant_avx512_common.h"
 #include "quant_wide_packed.h"
@@ -107,8 +109,9 @@ void groups_mt(const WidePackedProblem& p, int64_t t, int64_t g0, int64_t g1) {
   }
 }
 
+// Every token against groups [g0, g1).
 template <DType kType, bool kWide>
-void region(const WidePackedProblem& p, int64_t t0, int64_t t1, int64_t g0, int64_t g1) {
+void all_tokens(const WidePackedProblem& p, int64_t t0, int64_t t1, int64_t g0, int64_t g1) {
   int64_t t = t0;
   for (; t + 4 <= t1; t += 4) groups_mt<kType, kWide, 4>(p, t, g0, g1);
   switch (t1 - t) {
@@ -121,6 +124,17 @@ void region(const WidePackedProblem& p, int64_t t0, int64_t t1, int64_t g0, int6
     default:
       return;
   }
+}
+
+// The groups in tiles of about 128 KiB of weights, each tile against every
+// token before the next: a tile stays in L2 while the tokens pass over it,
+// where sweeping the whole range per 4 tokens would stream a large matrix
+// (the output head) from memory once per 4 tokens.
+template <DType kType, bool kWide>
+void region(const WidePackedProblem& p, int64_t t0, int64_t t1, int64_t g0, int64_t g1) {
+  const int64_t tile = std::max<int64_t>(1, int64_t(128 << 10) / int64_t(p.L.group_bytes));
+  for (int64_t g = g0; g < g1; g += tile)
+    all_tokens<kType, kWide>(p, t0, t1, g, std::min(g1, g + tile));
 }
 
 }  // namespace
