@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "f32act_internal.h"
 #include "quant_internal.h"
@@ -38,12 +39,18 @@ using WidePackedRegion = void (*)(const WidePackedProblem& p, int64_t t0, int64_
 WidePackedRegion wide_packed_region_avx512(DType type, bool wide);
 
 // Within every run of 8 values, the 4 even-indexed ones, then the 4 odd.
+// (As one 64-bit word: a byte shuffle the compiler turns into SIMD.)
 inline void permute_even_odd(const int8_t* src, int8_t* dst, int64_t K) {
-  for (int64_t k = 0; k < K; k += 8)
+  for (int64_t k = 0; k < K; k += 8) {
+    uint64_t v;
+    std::memcpy(&v, src + k, 8);
+    uint64_t r = 0;
     for (int i = 0; i < 4; ++i) {
-      dst[k + i] = src[k + 2 * i];
-      dst[k + 4 + i] = src[k + 2 * i + 1];
+      r |= ((v >> (16 * i)) & 0xFF) << (8 * i);
+      r |= ((v >> (16 * i + 8)) & 0xFF) << (8 * (4 + i));
     }
+    std::memcpy(dst + k, &r, 8);
+  }
 }
 
 }  // namespace tessera::cpu::detail
