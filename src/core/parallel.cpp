@@ -61,13 +61,23 @@ class Pool {
   // Runs blocks [0, nblocks) of `block` elements each (the last one short).
   void run(int64_t n, int64_t block, const Fn& fn) {
     const int64_t nblocks = (n + block - 1) / block;
-    fn_.store(&fn, std::memory_order_relaxed);
-    n_.store(n, std::memory_order_relaxed);
-    block_.store(block, std::memory_order_relaxed);
-    nblocks_.store(nblocks, std::memory_order_relaxed);
+    // Close the claim word before the parameters change. A worker may have
+    // read the previous job's exhausted word (job, nblocks) and not yet its
+    // parameters: were the new ones stored while the word still held that
+    // value, it would see the new, larger nblocks, win its claim against
+    // the old word, run a block of the new job and count it there, and this
+    // call would return with one block still running. The closing id (odd)
+    // has no blocks; a claim against the old word now fails. The parameters
+    // are stored with release and read with acquire, so whoever reads a new
+    // one also sees the closed word.
+    job_ += 2;
+    work_.store((uint64_t(job_ - 1) << 32) | kClosed, std::memory_order_seq_cst);
+    fn_.store(&fn, std::memory_order_release);
+    n_.store(n, std::memory_order_release);
+    block_.store(block, std::memory_order_release);
+    nblocks_.store(nblocks, std::memory_order_release);
     done_.store(0, std::memory_order_relaxed);
     error_ = nullptr;
-    ++job_;
     work_.store(uint64_t(job_) << 32, std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) > 0) {
       std::lock_guard lock(sleep_mu_);  // orders the notify after their wait
@@ -96,12 +106,13 @@ class Pool {
       if (uint32_t(w >> 32) != job) break;
       const int64_t idx = int64_t(w & 0xffffffffu);
       // Read before the claim; valid once the claim succeeds, since the job
-      // cannot finish while one of its blocks is unclaimed.
-      const int64_t nblocks = nblocks_.load(std::memory_order_relaxed);
-      const int64_t n = n_.load(std::memory_order_relaxed);
-      const int64_t block = block_.load(std::memory_order_relaxed);
-      const Fn* fn = fn_.load(std::memory_order_relaxed);
-      if (idx >= nblocks) break;
+      // cannot finish while one of its blocks is unclaimed, and the next
+      // job closes the word before it changes them (run).
+      const int64_t nblocks = nblocks_.load(std::memory_order_acquire);
+      const int64_t n = n_.load(std::memory_order_acquire);
+      const int64_t block = block_.load(std::memory_order_acquire);
+      const Fn* fn = fn_.load(std::memory_order_acquire);
+      if (idx >= nblocks) break;  // also the closed word
       if (!work_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel)) continue;
       try {
         (*fn)(idx * block, std::min(n, (idx + 1) * block));
@@ -139,8 +150,9 @@ class Pool {
     }
   }
 
+  static constexpr uint64_t kClosed = 0xffffffffu;  // block index of a closed word
   std::vector<std::thread> workers_;
-  uint32_t job_ = 0;                    // caller side only (under the run mutex)
+  uint32_t job_ = 0;                    // caller side only (under the run mutex); even ids are jobs
   std::atomic<uint64_t> work_{0};       // job id << 32 | next block to claim
   std::atomic<const Fn*> fn_{nullptr};  // the current job's parameters
   std::atomic<int64_t> n_{0}, block_{1}, nblocks_{0};

@@ -74,5 +74,24 @@ TEST_F(Threads, CallsFromSeveralThreadsAllComplete) {
   EXPECT_EQ(total.load(), 4 * 200 * 257);
 }
 
+// Back-to-back calls of different sizes with many threads: when a call
+// returns, every block of it has run exactly once and none of the next call
+// has run early. (A worker that saw the end of one call could once read the
+// next call's size before the call was published, run one of its blocks and
+// count it for that call, which then returned a block short.)
+TEST_F(Threads, EachCallReturnsOnlyAfterAllItsBlocks) {
+  set_num_threads(16);
+  std::vector<std::atomic<int>> hits(64);
+  for (int call = 0; call < 20000; ++call) {
+    const int64_t n = 2 + (call * 7) % 61;  // sizes change from call to call
+    for (int64_t i = 0; i < n; ++i) hits[size_t(i)].store(0, std::memory_order_relaxed);
+    parallel_for(n, 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) hits[size_t(i)].fetch_add(1, std::memory_order_relaxed);
+    });
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_EQ(hits[size_t(i)].load(), 1) << "call " << call << " of " << n << ", index " << i;
+  }
+}
+
 }  // namespace
 }  // namespace tessera
