@@ -2,7 +2,7 @@
 # Packs the binaries scripts/gpu-check.sh runs (built here for sm_90a, the
 # default CUDA architecture of the build) with the shared libraries the GPU
 # machine lacks, for `PREBUILT=DIR scripts/gpu-check.sh` there: saves the
-# build's minutes of device time. test_backend comes along: the GPU machine's
+# build's minutes of device time. test_backend and test_core come along: the GPU machine's
 # host CPU is where the AVX-512 CPU kernels can be tested.
 #
 #   scripts/pack-prebuilt.sh [BUILD_DIR] [OUT.tar.xz]
@@ -12,10 +12,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 out=${2:-.prebuilt/tessera-prebuilt.tar.xz}
-ninja -C "$build" tessera test_cuda test_reference test_engine test_backend bench_cuda_kernels >/dev/null
+ninja -C "$build" tessera test_cuda test_reference test_engine test_backend test_core bench_cuda_kernels \
+  >/dev/null
 stage=$(mktemp -d)
 mkdir -p "$stage/bin" "$stage/lib" "$(dirname "$out")"
-for b in tessera tests/test_cuda tests/test_reference tests/test_engine tests/test_backend \
+for b in tessera tests/test_cuda tests/test_reference tests/test_engine tests/test_backend tests/test_core \
   bench/bench_cuda_kernels; do
   cp "$build/$b" "$stage/bin/"
 done
