@@ -2,8 +2,9 @@
 # Builds tessera for Hopper (sm_90a) on a machine with an NVIDIA GPU and checks
 # it there, printing a short summary table last:
 #   kernels  the CUDA kernel tests (compute-sanitizer memcheck/racecheck on them
-#            when installed), the CPU kernel tests on this machine's host CPU
-#            (its AVX-512/AMX families) and the kernel benchmark;
+#            when installed), the CPU kernel and thread-pool tests on this
+#            machine's host CPU (AVX-512/AMX, many cores) and the kernel
+#            benchmark;
 #   model    a random-init Llama (GQA, llama3 rope) built in transformers on the
 #            GPU (scripts/make_gpu_reference.py) against tessera on CUDA in bf16
 #            and in fp16, through the ModelRunner under several schedules
@@ -26,7 +27,7 @@
 # BENCH_DTYPES="bf16 fp16" (the types the kernel benchmark times),
 # SANITIZER=0 (skip compute-sanitizer), PREBUILT=DIR (binaries already built
 # for sm_90a elsewhere: DIR/bin/{tessera,test_cuda,test_reference,test_engine,test_backend,
-# bench_cuda_kernels}
+# test_core,bench_cuda_kernels}
 # and the shared libraries they need in DIR/lib; skips configure and build),
 # BENCH_PROMPTS (requests per grid point, scaled by length; default 256).
 #
@@ -103,7 +104,7 @@ if [ -n "${PREBUILT:-}" ]; then
   # python3 and torch, which bring their own).
   prebuilt=$(cd "$PREBUILT" && pwd)
   mkdir -p /tmp/tessera-bin
-  for b in tessera test_cuda test_reference test_engine test_backend bench_cuda_kernels; do
+  for b in tessera test_cuda test_reference test_engine test_backend test_core bench_cuda_kernels; do
     [ -e "$prebuilt/bin/$b" ] || continue
     printf '#!/bin/sh\nLD_LIBRARY_PATH=%s/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} exec %s/bin/%s "$@"\n' \
       "$prebuilt" "$prebuilt" "$b" >/tmp/tessera-bin/$b
@@ -117,7 +118,7 @@ else
 bin_tessera=$build/tessera bin_test_cuda=$build/tests/test_cuda
 bin_test_reference=$build/tests/test_reference bin_bench=$build/bench/bench_cuda_kernels
 bin_test_engine=$build/tests/test_engine bin_test_backend=$build/tests/test_backend
-targets=(test_cuda bench_cuda_kernels tessera test_reference test_engine test_backend)
+targets=(test_cuda bench_cuda_kernels tessera test_reference test_engine test_backend test_core)
 set -o pipefail
 if ! cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTESSERA_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90a -DTESSERA_TESTS=ON -DTESSERA_BENCH=ON \
@@ -176,20 +177,22 @@ else
   grep -B3 -A12 "Failure\|exception" "$OUT/test_cuda.log" | head -120
 fi
 
-# The CPU kernel tests on this machine's host, whose AVX-512 and AMX
-# families the development and CI machines may lack.
-if [ -x "$bin_test_backend" ]; then
+# The CPU kernel and thread-pool tests on this machine's host, whose
+# AVX-512/AMX families and core count the development and CI machines lack.
+for t in test_backend test_core; do
+  bin=$(dirname "$bin_test_backend")/$t
+  [ -x "$bin" ] || continue
   start=$(date +%s)
-  timeout 300 "$bin_test_backend" >"$OUT/test_backend.log" 2>&1
+  timeout 300 "$bin" >"$OUT/$t.log" 2>&1
   rc=$?
-  tests_line=$(grep -E "^\[==========\] [0-9]+ tests" "$OUT/test_backend.log" | tail -1)
+  tests_line=$(grep -E "^\[==========\] [0-9]+ tests" "$OUT/$t.log" | tail -1)
   if [ $rc -eq 0 ]; then
-    note "cpu kernel tests (host CPU): all passed ($tests_line) in $(( $(date +%s) - start )) s"
+    note "cpu $t (host CPU): all passed ($tests_line) in $(( $(date +%s) - start )) s"
   else
-    note "cpu kernel tests (host CPU): FAILED (exit $rc) in $(( $(date +%s) - start )) s"
-    grep -B3 -A12 "Failure\|exception" "$OUT/test_backend.log" | head -80
+    note "cpu $t (host CPU): FAILED (exit $rc) in $(( $(date +%s) - start )) s"
+    grep -B3 -A12 "Failure\|exception" "$OUT/$t.log" | head -80
   fi
-fi
+done
 
 # ---- benchmark ----------------------------------------------------------
 # bf16 writes bench.json / bench.log (the names earlier runs used), fp16
