@@ -79,8 +79,6 @@ void scores_of(const HeadGroupTask& t, float* scores) {
           _mm512_store_ps(wide + (jj * C + c) * 16, load16<kT>(rows[jj] + kStep * c));
         rows[jj] = reinterpret_cast<const uint8_t*>(wide + jj * C * 16);
       }
-    constexpr DType kRowType = kT == DType::kF32 ? kT : DType::kF32;
-    constexpr int kRowStep = 64;  // bytes per 16 floats
     for (int h = 0; h < t.group; ++h) {
       __m512 q[C];
       for (int c = 0; c < C; ++c) q[c] = _mm512_loadu_ps(t.q + h * C * 16 + c * 16);
@@ -90,9 +88,10 @@ void scores_of(const HeadGroupTask& t, float* scores) {
           acc[jj] = _mm512_setzero_ps();
           continue;
         }
-        __m512 a = _mm512_mul_ps(q[0], load16<kRowType>(rows[jj]));
+        // Rows are float32 here (cache rows or their widened copies).
+        __m512 a = _mm512_mul_ps(q[0], load16<DType::kF32>(rows[jj]));
         for (int c = 1; c < C; ++c)
-          a = _mm512_fmadd_ps(q[c], load16<kRowType>(rows[jj] + kRowStep * c), a);
+          a = _mm512_fmadd_ps(q[c], load16<DType::kF32>(rows[jj] + 64 * c), a);
         acc[jj] = a;
       }
       _mm512_mask_storeu_ps(scores + size_t(h) * n + j0, __mmask16((1u << nj) - 1),

@@ -39,7 +39,7 @@ using WidePackedRegion = void (*)(const WidePackedProblem& p, int64_t t0, int64_
 WidePackedRegion wide_packed_region_avx512(DType type, bool wide);
 
 // Within every run of 8 values, the 4 even-indexed ones, then the 4 odd.
-// (As one 64-bit word: a byte shuffle the compiler turns into SIMD.)
+// (On one 64-bit word: shifts and masks instead of eight byte moves.)
 inline void permute_even_odd(const int8_t* src, int8_t* dst, int64_t K) {
   for (int64_t k = 0; k < K; k += 8) {
     uint64_t v;
