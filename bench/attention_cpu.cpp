@@ -1,5 +1,5 @@
 // CPU paged attention per kernel family on SmolLM2-135M's shape (9 query
-// heads, 3 KV heads, head_dim 64, blocks of 16), one layer: a decode step
+// heads, 3 KV heads, head_dim 64, blocks of 16), per layer: a decode step
 // of 64 sequences at a context of 192 (the middle of a 128-in / 128-out
 // run) and a 128-token prefill. Prints the best time per call of each
 // family this CPU runs, for F32 and F16 caches, at the default thread count:
@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   int reps = 50;
   for (int i = 1; i + 1 < argc; i += 2)
     if (std::string(argv[i]) == "--reps") reps = std::stoi(argv[i + 1]);
-  std::printf("# tessera CPU paged attention, SmolLM2-135M shape, one layer\n");
+  std::printf("# tessera CPU paged attention, SmolLM2-135M shape, time per layer\n");
   std::printf("machine: %s, %d threads\ndate:    %s\nbest of %d calls\n\n",
               bench::cpu_name().c_str(), num_threads(), bench::today().c_str(), reps);
   const Batch batches[] = {{64, 1, 192, "decode 64 x ctx 192"}, {1, 128, 128, "prefill 128"}};
